@@ -1,0 +1,97 @@
+"""Export a trained FusedModel as a bundle: one ONNX graph plus manifest.json."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import warnings
+from pathlib import Path
+
+import torch
+
+from .errors import UserError
+from .fused import FusedModel
+from .images import sha256_file
+from .networks import output_stride
+
+BUNDLE_FORMAT = "inspector-bundle"
+BUNDLE_VERSION = 1
+MODEL_FILE = "model.onnx"
+MANIFEST_FILE = "manifest.json"
+INPUT_NAME = "image"
+MIN_OPSET = 10  # dilated MaxPool of the dense network
+
+
+def output_size(size: int, patch_size: int, mode: str) -> int:
+    stride = 1 if mode == "dense" else output_stride(patch_size)
+    return -(-size // stride)
+
+
+def export_bundle(model: FusedModel, out: Path, size: int, colour: str, training: dict, opset: int = 13) -> Path:
+    if opset < MIN_OPSET:
+        raise UserError("OPSET_TOO_LOW", f"--opset {opset}: the dense network needs ONNX opset {MIN_OPSET} or later.")
+    out.mkdir(parents=True, exist_ok=True)
+    model.eval()
+    onnx_path = out / MODEL_FILE
+    temporary = out / (MODEL_FILE + ".tmp")
+    dummy = torch.zeros(1, 3, size, size)
+    names = model.output_names()
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's exporter warns about constant folding it skips
+            torch.onnx.export(model, dummy, str(temporary), input_names=[INPUT_NAME], output_names=names,
+                              opset_version=opset, do_constant_folding=True,
+                              dynamic_axes={INPUT_NAME: {0: "batch"}, **{n: {0: "batch"} for n in names}})
+        os.replace(temporary, onnx_path)
+    except OSError as err:
+        temporary.unlink(missing_ok=True)
+        raise UserError("WRITE_FAILED", f"{onnx_path}: cannot write ({err.strerror}).")
+    scales = []
+    for p in model.patch_sizes:
+        side = output_size(size, p, model.mode)
+        head = model.heads[str(p)]
+        scales.append({
+            "patch_size": p,
+            "output_stride": 1 if model.mode == "dense" else output_stride(p),
+            "output_shape": [1, 1, side, side],
+            "outputs": {"error": f"e_{p}", "variance": f"v_{p}"},
+            "students": len(head.students),
+            "width": head.teacher.config.width,
+        })
+    descriptor = model.heads[str(model.patch_sizes[0])].teacher.config.descriptor_size
+    manifest = {
+        "format": BUNDLE_FORMAT,
+        "format_version": BUNDLE_VERSION,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "method": "student-teacher (Bergmann et al., CVPR 2020)",
+        "input": {"name": INPUT_NAME, "shape": [1, 3, size, size], "dtype": "float32", "layout": "NCHW",
+                  "range": [0, 255], "channel_order": "RGB", "colour": colour,
+                  "resize": "bilinear", "normalisation": "inside the graph (ImageNet mean/std)"},
+        "mode": model.mode,
+        "scales": scales,
+        "descriptor_size": descriptor,
+        "opset": opset,
+        "training": training,
+        "files": {MODEL_FILE: sha256_file(onnx_path)},
+    }
+    manifest_path = out / MANIFEST_FILE
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest_path
+
+
+def write_reference(bundle: Path, out: Path, seed: int = 0) -> None:
+    """PyTorch's outputs on a seeded random image, as raw float32 files, to check the ONNX graph against."""
+    state = torch.load(bundle / "training" / "fused.pt", map_location="cpu")
+    model = FusedModel.from_state(state)
+    manifest = json.loads((bundle / MANIFEST_FILE).read_text())
+    generator = torch.Generator().manual_seed(seed)
+    image = torch.rand(*manifest["input"]["shape"], generator=generator) * 255
+    with torch.no_grad():
+        outputs = model(image)
+    out.mkdir(parents=True, exist_ok=True)
+    index = {"input": {"file": "input.bin", "shape": list(image.shape)}, "outputs": {}}
+    image.numpy().astype("<f4").tofile(out / "input.bin")
+    for name, tensor in zip(model.output_names(), outputs):
+        tensor.numpy().astype("<f4").tofile(out / f"{name}.bin")
+        index["outputs"][name] = {"file": f"{name}.bin", "shape": list(tensor.shape)}
+    (out / "reference.json").write_text(json.dumps(index, indent=2) + "\n")

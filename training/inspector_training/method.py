@@ -1,0 +1,58 @@
+"""The Student–Teacher method's math (Bergmann et al., CVPR 2020), in one place.
+
+Teacher pre-training: L = λk·Lk + λm·Lm + λc·Lc.
+Students: regress the teacher's descriptors normalised by their training-set mean and std.
+Scores: regression error e and predictive variance v per output position.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def triplet_loss(anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor,
+                 margin: float = 1.0) -> torch.Tensor:
+    """Lm with the paper's δ⁻ = min(‖a − n‖², ‖p − n‖²) on squared L2 distances; inputs (B, D)."""
+    d_pos = (anchor - positive).pow(2).sum(1)
+    d_neg = torch.minimum((anchor - negative).pow(2).sum(1), (positive - negative).pow(2).sum(1))
+    return F.relu(margin + d_pos - d_neg).mean()
+
+
+def compactness_loss(descriptors: torch.Tensor) -> torch.Tensor:
+    """Lc: mean absolute off-diagonal entry of the batch correlation matrix; input (B, D).
+
+    The paper sums the signed entries, but that sum is minimised by a linear dependency between
+    channels (1ᵀC1 → 0), the opposite of compactness; absolute values decorrelate every pair.
+    The mean rather than the sum keeps the weight λc independent of D.
+    """
+    centred = descriptors - descriptors.mean(0, keepdim=True)
+    std = centred.pow(2).mean(0).add(1e-8).sqrt()
+    standardised = centred / std
+    correlation = standardised.t() @ standardised / descriptors.shape[0]
+    dims = correlation.shape[0]
+    off_diagonal = correlation.abs().sum() - correlation.diagonal().abs().sum()
+    return off_diagonal / (dims * (dims - 1))
+
+
+def distillation_loss(projected: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Lk: ‖FC(T(p)) − P(p)‖², averaged over the batch; inputs (B, K)."""
+    return (projected - target).pow(2).sum(1).mean()
+
+
+def normalise_teacher(teacher_out: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """(T − μ)/σ per channel; teacher_out (N, D, H, W), mean and std (D,)."""
+    return (teacher_out - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
+
+
+def student_loss(student_out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Squared regression error summed over channels, averaged over positions."""
+    return (student_out - target).pow(2).sum(1).mean()
+
+
+def error_and_variance(students: list[torch.Tensor], target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """e = ‖mean_i S_i − t‖², v = mean_i ‖S_i‖² − ‖mean_i S_i‖²; each (N, 1, H, W)."""
+    stacked = torch.stack(students, 0)
+    mean_student = stacked.mean(0)
+    error = (mean_student - target).pow(2).sum(1, keepdim=True)
+    variance = stacked.pow(2).sum(2, keepdim=True).mean(0) - mean_student.pow(2).sum(1, keepdim=True)
+    return error, variance

@@ -1,0 +1,228 @@
+"""Teacher pre-training on natural images: Lm + Lc (self-supervised), plus Lk when a ResNet-18 is given."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+import time
+from argparse import Namespace
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from . import checkpoints, method
+from .errors import UserError
+from .images import expand_image_list, find_images, read_all
+from .networks import NetworkConfig, PatchNetwork, count_parameters
+from .progress import Progress, StopFlag, emit
+from .teacher_data import PatchSampler
+from . import teacher_quality
+from .resnet18 import FEATURES, load_resnet18
+
+TEACHER_FORMAT = "inspector-teacher"
+TEACHER_VERSION = 1
+MIN_PHOTOS = 2
+BASELINE_SEED = 12345
+LOSS_COLUMNS = ["step", "loss", "triplet", "compactness", "distillation", "seconds"]
+
+
+def teacher_path(out: Path, patch_size: int) -> Path:
+    return out / f"teacher_p{patch_size}.pt"
+
+
+def load_teacher(path: Path, patch_size: int | None = None) -> tuple[PatchNetwork, dict]:
+    if not path.is_file():
+        raise UserError("TEACHER_MISSING", f"{path}: no such teacher file. Pre-train one with "
+                        "`inspector pretrain-teacher` or use the shipped models/teachers/.")
+    blob = checkpoints.load(path)
+    if not isinstance(blob, dict) or blob.get("format") != TEACHER_FORMAT:
+        raise UserError("TEACHER_INVALID", f"{path}: not an inspector teacher file.")
+    if blob.get("version") != TEACHER_VERSION:
+        raise UserError("TEACHER_VERSION", f"{path}: teacher format version {blob.get('version')}, this "
+                        f"trainer reads version {TEACHER_VERSION}. Pre-train the teacher again.")
+    config = NetworkConfig(**blob["config"])
+    if patch_size is not None and config.patch_size != patch_size:
+        raise UserError("TEACHER_WRONG_SCALE", f"{path}: a teacher for p={config.patch_size}, but p={patch_size} "
+                        f"was asked for. Use teacher_p{patch_size}.pt, or change --scales.")
+    network = PatchNetwork(config)
+    network.load_state_dict(blob["state_dict"])
+    return network.eval(), blob
+
+
+def collect_photos(args: Namespace) -> list[Path]:
+    files: list[Path] = []
+    for folder in args.images or []:
+        files.extend(find_images(folder, recursive=True))
+    if args.image_list:
+        files.extend(expand_image_list(args.image_list))
+    files = sorted(set(files))
+    if len(files) < MIN_PHOTOS:
+        raise UserError("TOO_FEW_IMAGES", f"found {len(files)} image(s); teacher pre-training needs at least "
+                        f"{MIN_PHOTOS} (two or more for held-out quality checks, a few dozen for a useful "
+                        "teacher). Give --images FOLDER or --image-list FILE.")
+    return files
+
+
+def split_holdout(files: list[Path], every: int) -> tuple[list[Path], list[Path]]:
+    held = [f for i, f in enumerate(files) if every > 0 and i % every == every - 1]
+    train = [f for f in files if f not in held]
+    if not held:
+        held = train[-1:]
+    return train, held
+
+
+def plot_losses(csv_path: Path, png_path: Path, title: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    rows = list(csv.DictReader(open(csv_path)))
+    if not rows:
+        return
+    steps = [int(r["step"]) for r in rows]
+    figure, axis = plt.subplots(figsize=(7, 4), dpi=100)
+    for column in ("loss", "triplet", "compactness", "distillation"):
+        values = [float(r[column]) for r in rows]
+        if any(values):
+            axis.plot(steps, values, label=column, linewidth=1)
+    axis.set_xlabel("step")
+    axis.set_ylabel("loss (running mean)")
+    axis.set_yscale("log")
+    axis.set_title(title)
+    axis.legend()
+    axis.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(png_path)
+    plt.close(figure)
+
+
+def pretrain_scale(args: Namespace, patch_size: int, photos: list, held_photos: list, stop: StopFlag) -> dict:
+    out = Path(args.out)
+    run_dir = out / f"p{patch_size}-run"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config = NetworkConfig(patch_size, args.width, args.descriptor_size)
+    torch.manual_seed(args.seed + patch_size)
+    network = PatchNetwork(config)
+    projection = nn.Linear(config.descriptor_size, FEATURES)  # the FC layer of Lk, dropped afterwards
+    distiller = load_resnet18(Path(args.distill_from)) if args.distill_from else None
+    params = list(network.parameters()) + (list(projection.parameters()) if distiller else [])
+    optimiser = torch.optim.Adam(params, lr=args.lr, weight_decay=args.weight_decay)
+    step, elapsed = 0, 0.0
+    checkpoint_file = run_dir / "checkpoint.pt"
+    final_file = teacher_path(out, patch_size)
+    if checkpoint_file.exists():
+        state = checkpoints.load(checkpoint_file)
+        if state["config"] != config.to_dict():
+            raise UserError("RESUME_MISMATCH", f"{checkpoint_file}: made with {state['config']}, this run asks for "
+                            f"{config.to_dict()}. Use the same settings, or delete {run_dir} to start over.")
+        network.load_state_dict(state["state_dict"])
+        projection.load_state_dict(state["projection"])
+        optimiser.load_state_dict(state["optimiser"])
+        step, elapsed = state["step"], state["elapsed"]
+        random.seed(args.seed + step)
+        torch.manual_seed(args.seed + step)
+        emit("resumed", patch_size=patch_size, step=step, source=str(checkpoint_file))
+    elif final_file.exists():
+        # A committed teacher carries weights but no optimiser state: continue from it.
+        _, blob = load_teacher(final_file, patch_size)
+        if blob["config"] != config.to_dict():
+            raise UserError("RESUME_MISMATCH", f"{final_file}: made with {blob['config']}; this run asks for "
+                            f"{config.to_dict()}. Use the same settings or another --out.")
+        network.load_state_dict(blob["state_dict"])
+        step, elapsed = blob["step"], blob["settings"].get("seconds", 0.0)
+        random.seed(args.seed + step)
+        torch.manual_seed(args.seed + step)
+        emit("resumed", patch_size=patch_size, step=step, source=str(final_file), optimiser="fresh")
+
+    sampler = PatchSampler(photos, patch_size, seed=args.seed + patch_size + step)
+    losses_file = run_dir / "losses.csv"
+    if step == 0 or not losses_file.exists():
+        with open(losses_file, "w", newline="") as handle:
+            csv.writer(handle).writerow(LOSS_COLUMNS)
+
+    progress = Progress(f"teacher p={patch_size}", args.steps, step)
+    running: dict[str, float] = {}
+    network.train()
+    started = time.monotonic() - elapsed
+
+    def save_checkpoint() -> None:
+        checkpoints.save({"config": config.to_dict(), "state_dict": network.state_dict(),
+                          "projection": projection.state_dict(), "optimiser": optimiser.state_dict(),
+                          "step": step, "elapsed": time.monotonic() - started},
+                         checkpoint_file, 4 * checkpoints.state_bytes(network))
+
+    while step < args.steps and not stop.requested:
+        anchor, positive, negative = sampler.triplets(args.batch)
+        batch = torch.cat([anchor, positive, negative])
+        descriptors = network(batch, "patch").flatten(1)
+        a, p, n = descriptors.split(args.batch)
+        l_m = method.triplet_loss(a, p, n, args.margin)
+        l_c = method.compactness_loss(descriptors)
+        l_k = torch.zeros(())
+        if distiller is not None:
+            with torch.no_grad():
+                target = distiller(batch)
+            l_k = method.distillation_loss(projection(descriptors), target)
+        loss = args.lambda_m * l_m + args.lambda_c * l_c + args.lambda_k * l_k
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        step += 1
+        for key, value in (("loss", loss), ("triplet", l_m), ("compactness", l_c), ("distillation", l_k)):
+            running[key] = 0.98 * running.get(key, value.item()) + 0.02 * value.item()
+        if step % args.log_every == 0 or step == args.steps:
+            with open(losses_file, "a", newline="") as handle:
+                csv.writer(handle).writerow([step] + [round(running[k], 6) for k in LOSS_COLUMNS[1:5]]
+                                            + [round(time.monotonic() - started, 1)])
+            progress.report(step, **{k: round(v, 5) for k, v in running.items()})
+        if step % args.checkpoint_every == 0:
+            save_checkpoint()
+    save_checkpoint()
+    seconds = time.monotonic() - started
+    plot_losses(losses_file, run_dir / "losses.png", f"teacher p={patch_size} pre-training")
+
+    # Quality on held-out photos, against a random network of the same shape.
+    held_sampler = PatchSampler(held_photos, patch_size, seed=BASELINE_SEED)
+    torch.manual_seed(BASELINE_SEED)
+    held = held_sampler.triplets(args.eval_triplets)
+    torch.manual_seed(BASELINE_SEED)
+    baseline = PatchNetwork(config)
+    quality = {"trained": teacher_quality.measure(network, held),
+               "random_init": teacher_quality.measure(baseline, held),
+               "held_out_images": len(held_photos)}
+    settings = {
+        "steps": step, "batch_triplets": args.batch, "lr": args.lr, "weight_decay": args.weight_decay,
+        "margin": args.margin, "lambda_m": args.lambda_m, "lambda_c": args.lambda_c,
+        "lambda_k": args.lambda_k if distiller else 0.0, "distill_from": args.distill_from,
+        "images": len(photos), "seed": args.seed, "seconds": round(seconds, 1),
+        "threads": torch.get_num_threads(), "torch": torch.__version__,
+        "parameters": count_parameters(network),
+    }
+    checkpoints.save({"format": TEACHER_FORMAT, "version": TEACHER_VERSION, "config": config.to_dict(),
+                      "state_dict": network.state_dict(), "step": step, "settings": settings,
+                      "quality": quality}, final_file, checkpoints.state_bytes(network))
+    summary = {"patch_size": patch_size, "config": config.to_dict(), "settings": settings, "quality": quality,
+               "file": final_file.name, "complete": step >= args.steps}
+    (out / f"teacher_p{patch_size}.json").write_text(json.dumps(summary, indent=2) + "\n")
+    emit("teacher", **summary)
+    return summary
+
+
+def run(args: Namespace) -> None:
+    torch.set_num_threads(args.threads or os.cpu_count() or 1)
+    files = collect_photos(args)
+    train_files, held_files = split_holdout(files, args.holdout_every)
+    emit("photos", train=len(train_files), held_out=len(held_files))
+    photos, _, _ = read_all(train_files, args.skip_corrupt, args.max_side)
+    held, _, _ = read_all(held_files, args.skip_corrupt, args.max_side)
+    if not photos or not held:
+        raise UserError("TOO_FEW_IMAGES", "no readable images left for training and held-out checks.")
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    stop = StopFlag()
+    for patch_size in args.scales:
+        pretrain_scale(args, patch_size, photos, held, stop)
+        if stop.requested:
+            emit("stopped", message="stopped at a checkpoint; rerun the same command to resume")
+            raise SystemExit(130)
+    emit("done", path=str(Path(args.out)))

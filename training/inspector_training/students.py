@@ -1,0 +1,186 @@
+"""Student training on good images, then export of the bundle.
+
+Per scale: the teacher's descriptor mean and std per channel over the training images, then M
+students regressing the normalised teacher. Training runs the strided network with a random
+sub-stride offset each step: its outputs are a random subsample of the dense outputs, computed by
+the same weights, at 1/stride² of the cost.
+"""
+from __future__ import annotations
+
+import os
+import random
+import time
+from argparse import Namespace
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from . import checkpoints, method
+from .errors import UserError
+from .export import export_bundle
+from .fused import FusedModel, ScaleHead
+from .images import find_images, fingerprint, read_all
+from .networks import PatchNetwork
+from .pretrain import load_teacher, teacher_path
+from .progress import Progress, StopFlag, emit
+from .teacher_data import normalise
+
+FEW_IMAGES_WARNING = 30
+STD_FLOOR_RELATIVE = 1e-2
+STATE_DIR = "training"
+
+
+def prepare_images(images: list[np.ndarray], size: int, colour: str) -> torch.Tensor:
+    """N×3×size×size, normalised as the fused graph normalises its 0–255 input."""
+    out = []
+    for rgb in images:
+        image = Image.fromarray(rgb)
+        if colour == "gray":
+            image = image.convert("L").convert("RGB")
+        image = image.resize((size, size), Image.BILINEAR)
+        out.append(torch.from_numpy(np.array(image, dtype=np.float32)).permute(2, 0, 1) / 255)
+    return normalise(torch.stack(out))
+
+
+@torch.no_grad()
+def descriptor_statistics(teacher: PatchNetwork, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    total = torch.zeros(teacher.config.descriptor_size, dtype=torch.float64)
+    squares = torch.zeros_like(total)
+    count = 0
+    for image in images:
+        out = teacher(image[None], "strided").double()
+        total += out.sum((0, 2, 3))
+        squares += out.pow(2).sum((0, 2, 3))
+        count += out.shape[0] * out.shape[2] * out.shape[3]
+    mean = total / count
+    std = (squares / count - mean.pow(2)).clamp_min(0).sqrt()
+    # A channel that barely varies on good parts would turn rounding noise into huge errors.
+    floor = STD_FLOOR_RELATIVE * std.median().clamp_min(1e-12)
+    return mean.float(), std.clamp_min(floor).float()
+
+
+def train_scale(args: Namespace, patch_size: int, images: torch.Tensor, stop: StopFlag,
+                state_dir: Path) -> ScaleHead:
+    teacher, _ = load_teacher(teacher_path(Path(args.teachers), patch_size), patch_size)
+    teacher.requires_grad_(False)
+    config = teacher.config
+    checkpoint_file = state_dir / f"students_p{patch_size}.pt"
+    settings = {"students": args.students, "epochs": args.epochs, "size": args.size, "batch": args.batch,
+                "lr": args.lr, "weight_decay": args.weight_decay, "seed": args.seed}
+    torch.manual_seed(args.seed * 1000 + patch_size)
+    students = [PatchNetwork(config) for _ in range(args.students)]
+    optimisers = [torch.optim.Adam(s.parameters(), lr=args.lr, weight_decay=args.weight_decay) for s in students]
+    epoch, mean, std = 0, None, None
+    if checkpoint_file.exists():
+        state = checkpoints.load(checkpoint_file)
+        if state["settings"] != {**settings, "epochs": state["settings"]["epochs"]} or state["config"] != config.to_dict():
+            raise UserError("RESUME_MISMATCH", f"{checkpoint_file}: made with other settings ({state['settings']}). "
+                            f"Use the same settings, or delete {state_dir} to start over.")
+        for student, optimiser, s_state, o_state in zip(students, optimisers, state["students"], state["optimisers"]):
+            student.load_state_dict(s_state)
+            optimiser.load_state_dict(o_state)
+        epoch, mean, std = state["epoch"], state["mean"], state["std"]
+        emit("resumed", patch_size=patch_size, epoch=epoch)
+    if mean is None:
+        mean, std = descriptor_statistics(teacher, images)
+
+    def save() -> None:
+        checkpoints.save({"config": config.to_dict(), "settings": settings, "epoch": epoch, "mean": mean, "std": std,
+                          "students": [s.state_dict() for s in students],
+                          "optimisers": [o.state_dict() for o in optimisers]},
+                         checkpoint_file, 3 * args.students * checkpoints.state_bytes(teacher))
+
+    rng = random.Random(args.seed * 7919 + patch_size + epoch)
+    steps_per_epoch = (len(images) + args.batch - 1) // args.batch
+    progress = Progress(f"students p={patch_size}", args.epochs * steps_per_epoch, epoch * steps_per_epoch)
+    stride = teacher.stride
+    for student in students:
+        student.train()
+    while epoch < args.epochs and not stop.requested:
+        order = list(range(len(images)))
+        rng.shuffle(order)
+        running = 0.0
+        for step in range(steps_per_epoch):
+            if stop.requested:
+                break  # an interrupted epoch is redone on resume: only whole epochs are saved
+            batch = images[order[step * args.batch:(step + 1) * args.batch]]
+            dy, dx = rng.randrange(stride), rng.randrange(stride)
+            window = teacher.pad(batch)[:, :, dy:, dx:]
+            with torch.no_grad():
+                target = method.normalise_teacher(teacher.strided_padded(window), mean, std)
+            for student, optimiser in zip(students, optimisers):
+                loss = method.student_loss(student.strided_padded(window), target)
+                optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                optimiser.step()
+                running += loss.item() / len(students)
+            done = epoch * steps_per_epoch + step + 1
+            progress.report(done, epoch=epoch + 1, loss=round(running / (step + 1), 5))
+        if stop.requested:
+            break
+        epoch += 1
+        if epoch % args.checkpoint_every == 0 or epoch == args.epochs:
+            save()
+    if stop.requested:
+        return None
+    return ScaleHead(teacher, [s.eval() for s in students], mean, std)
+
+
+def decide_colour(requested: str, all_gray: bool) -> str:
+    if requested != "auto":
+        return requested
+    return "gray" if all_gray else "rgb"
+
+
+def run(args: Namespace) -> None:
+    torch.set_num_threads(args.threads or os.cpu_count() or 1)
+    good = Path(args.good)
+    files = find_images(good)
+    if len(files) < args.min_images:
+        raise UserError("TOO_FEW_IMAGES", f"{good}: found {len(files)} image(s), at least {args.min_images} are "
+                        f"needed (a few dozen good parts or more give reliable students). Add images of good parts.")
+    for patch_size in args.scales:
+        load_teacher(teacher_path(Path(args.teachers), patch_size), patch_size)  # fail before hours of training
+    raw, kept, all_gray = read_all(files, args.skip_corrupt, None)
+    if len(kept) < args.min_images:
+        raise UserError("TOO_FEW_IMAGES", f"{good}: only {len(kept)} readable image(s) left, at least "
+                        f"{args.min_images} are needed.")
+    if len(kept) < FEW_IMAGES_WARNING:
+        emit("warning", code="FEW_IMAGES", message=f"only {len(kept)} good images: students trained on fewer than "
+             f"{FEW_IMAGES_WARNING} tend to flag normal variation as defects.")
+    colour = decide_colour(args.colour, all_gray)
+    images = prepare_images(raw, args.size, colour)
+    del raw
+    out = Path(args.out)
+    state_dir = out / STATE_DIR
+    state_dir.mkdir(parents=True, exist_ok=True)
+    stop = StopFlag()
+    started = time.monotonic()
+    heads: dict[int, ScaleHead] = {}
+    emit("start", images=len(kept), colour=colour, scales=args.scales, students=args.students, epochs=args.epochs)
+    for patch_size in args.scales:
+        head = train_scale(args, patch_size, images, stop, state_dir)
+        if head is None:
+            emit("stopped", message="stopped at the last whole-epoch checkpoint; rerun the same command to resume")
+            raise SystemExit(130)
+        heads[patch_size] = head
+    model = FusedModel(heads, args.mode)
+    checkpoints.save(model.state(), state_dir / "fused.pt", 0)
+    dataset = {"path": str(good.resolve()), "images": len(kept), "fingerprint": fingerprint(kept, good)}
+    training = {"students": args.students, "epochs": args.epochs, "batch": args.batch, "lr": args.lr,
+                "weight_decay": args.weight_decay, "seed": args.seed, "strided_training": True,
+                "seconds": round(time.monotonic() - started, 1), "threads": torch.get_num_threads(),
+                "torch": torch.__version__, "dataset": dataset,
+                "teachers": {str(p): _teacher_summary(Path(args.teachers), p) for p in args.scales}}
+    manifest_path = export_bundle(model, out, args.size, colour, training, args.opset)
+    emit("done", path=str(out), manifest=str(manifest_path))
+
+
+def _teacher_summary(folder: Path, patch_size: int) -> dict:
+    from .images import sha256_file
+    path = teacher_path(folder, patch_size)
+    _, blob = load_teacher(path, patch_size)
+    return {"file": str(path), "sha256": sha256_file(path), "steps": blob["step"],
+            "settings": blob["settings"]}
