@@ -78,7 +78,7 @@ def read_all(paths: list[Path], skip_corrupt: bool, max_side: int | None = None)
         except UserError as err:
             if not skip_corrupt:
                 raise
-            emit("warning", code="IMAGE_SKIPPED", message=err.message)
+            emit("warning", code="IMAGE_SKIPPED", message=f"skipped {path}: not a readable image")
             continue
         images.append(rgb)
         kept.append(path)

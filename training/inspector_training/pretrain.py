@@ -65,12 +65,10 @@ def collect_photos(args: Namespace) -> list[Path]:
     return files
 
 
-def split_holdout(files: list[Path], every: int) -> tuple[list[Path], list[Path]]:
-    held = [f for i, f in enumerate(files) if every > 0 and i % every == every - 1]
-    train = [f for f in files if f not in held]
-    if not held:
-        held = train[-1:]
-    return train, held
+def split_holdout(count: int, every: int) -> tuple[list[int], list[int]]:
+    """Indices of training and held-out photos; at least one photo is always held out."""
+    held = [i for i in range(count) if every > 0 and i % every == every - 1] or [count - 1]
+    return [i for i in range(count) if i not in held], held
 
 
 def plot_losses(csv_path: Path, png_path: Path, title: str) -> None:
@@ -212,12 +210,13 @@ def pretrain_scale(args: Namespace, patch_size: int, photos: list, held_photos: 
 def run(args: Namespace) -> None:
     torch.set_num_threads(args.threads or os.cpu_count() or 1)
     files = collect_photos(args)
-    train_files, held_files = split_holdout(files, args.holdout_every)
-    emit("photos", train=len(train_files), held_out=len(held_files))
-    photos, _, _ = read_all(train_files, args.skip_corrupt, args.max_side)
-    held, _, _ = read_all(held_files, args.skip_corrupt, args.max_side)
-    if not photos or not held:
-        raise UserError("TOO_FEW_IMAGES", "no readable images left for training and held-out checks.")
+    readable, _, _ = read_all(files, args.skip_corrupt, args.max_side)
+    if len(readable) < MIN_PHOTOS:
+        raise UserError("TOO_FEW_IMAGES", f"only {len(readable)} readable image(s); at least {MIN_PHOTOS} are needed.")
+    train_indices, held_indices = split_holdout(len(readable), args.holdout_every)
+    photos = [readable[i] for i in train_indices]
+    held = [readable[i] for i in held_indices]
+    emit("photos", train=len(photos), held_out=len(held))
     Path(args.out).mkdir(parents=True, exist_ok=True)
     stop = StopFlag()
     for patch_size in args.scales:

@@ -1,0 +1,1 @@
+"""Training side of inspector: teacher pre-training, student training, fused ONNX export."""

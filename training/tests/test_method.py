@@ -1,0 +1,61 @@
+import math
+
+import torch
+
+from inspector_training import method
+
+
+def test_triplet_loss_uses_the_smaller_negative_distance():
+    anchor = torch.tensor([[0.0, 0.0]])
+    positive = torch.tensor([[1.0, 0.0]])   # d+ = 1
+    negative = torch.tensor([[0.0, 2.0]])   # |a-n|² = 4, |p-n|² = 1 + 4 = 5 → δ⁻ = 4
+    assert math.isclose(method.triplet_loss(anchor, positive, negative, margin=1.0).item(), 0.0)
+    negative = torch.tensor([[1.0, 1.0]])   # |a-n|² = 2, |p-n|² = 1 → δ⁻ = 1
+    assert math.isclose(method.triplet_loss(anchor, positive, negative, margin=1.0).item(), 1.0)  # 1 + 1 - 1
+
+
+def test_triplet_loss_averages_over_the_batch():
+    a = torch.zeros(2, 1)
+    p = torch.tensor([[0.0], [2.0]])  # d+ = 0, 4
+    n = torch.tensor([[3.0], [3.0]])  # δ⁻ = min(9, 9) = 9 and min(9, 1) = 1
+    # hinge: max(0, 1+0-9) = 0 and max(0, 1+4-1) = 4 → mean 2
+    assert math.isclose(method.triplet_loss(a, p, n, margin=1.0).item(), 2.0)
+
+
+def test_compactness_is_zero_for_uncorrelated_and_one_for_identical_channels():
+    uncorrelated = torch.tensor([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]])
+    assert abs(method.compactness_loss(uncorrelated).item()) < 1e-6
+    identical = torch.tensor([[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]])
+    assert math.isclose(method.compactness_loss(identical).item(), 1.0, rel_tol=1e-5)
+    opposite = torch.tensor([[1.0, -1.0], [2.0, -2.0], [3.0, -3.0]])
+    assert math.isclose(method.compactness_loss(opposite).item(), 1.0, rel_tol=1e-5)  # |−1|: anticorrelation counts
+
+
+def test_compactness_hand_computed_three_channels():
+    # channels: x, x, and one orthogonal to x → pairs (0,1)=1, (0,2)=0, (1,2)=0 → mean over 6 entries = 2/6
+    x = torch.tensor([1.0, -1.0, 1.0, -1.0])
+    y = torch.tensor([1.0, 1.0, -1.0, -1.0])
+    d = torch.stack([x, x, y], 1)
+    assert math.isclose(method.compactness_loss(d).item(), 2 / 6, rel_tol=1e-5)
+
+
+def test_distillation_loss_is_squared_distance():
+    assert method.distillation_loss(torch.tensor([[1.0, 2.0]]), torch.tensor([[0.0, 0.0]])).item() == 5.0
+
+
+def test_error_and_variance_hand_computed():
+    # two students at one position with D = 2: S1 = (1, 0), S2 = (3, 2); target (1, 1)
+    s1 = torch.tensor([1.0, 0.0]).view(1, 2, 1, 1)
+    s2 = torch.tensor([3.0, 2.0]).view(1, 2, 1, 1)
+    target = torch.tensor([1.0, 1.0]).view(1, 2, 1, 1)
+    error, variance = method.error_and_variance([s1, s2], target)
+    # mean = (2, 1): e = (2-1)² + 0 = 1; v = mean(1, 13) - (4 + 1) = 7 - 5 = 2
+    assert error.shape == (1, 1, 1, 1)
+    assert math.isclose(error.item(), 1.0)
+    assert math.isclose(variance.item(), 2.0)
+
+
+def test_normalise_teacher_per_channel():
+    t = torch.tensor([2.0, 10.0]).view(1, 2, 1, 1)
+    out = method.normalise_teacher(t, torch.tensor([1.0, 4.0]), torch.tensor([0.5, 3.0]))
+    assert out.flatten().tolist() == [2.0, 2.0]

@@ -1,0 +1,108 @@
+import hashlib
+import json
+
+import pytest
+import torch
+
+from inspector_training.__main__ import main
+from inspector_training.export import write_reference
+from inspector_training.fused import FusedModel
+from conftest import write_images
+
+
+def train(good, out, teachers, *extra):
+    return main(["train", "--good", str(good), "--out", str(out), "--teachers", str(teachers),
+                 "--students", "2", "--epochs", "1", "--size", "40", "--threads", "2", *extra])
+
+
+@pytest.mark.parametrize("mode", ["dense", "strided"])
+def test_train_exports_a_bundle_with_manifest(tmp_path, good_images, tiny_teachers, mode):
+    out = tmp_path / "bundle"
+    assert train(good_images, out, tiny_teachers, "--mode", mode) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["format"] == "inspector-bundle" and manifest["format_version"] == 1
+    assert manifest["mode"] == mode and manifest["input"]["shape"] == [1, 3, 40, 40]
+    assert manifest["input"]["colour"] == "gray"
+    assert [s["patch_size"] for s in manifest["scales"]] == [17, 33, 65]
+    expected = {17: 40, 33: 40 if mode == "dense" else 10, 65: 40 if mode == "dense" else 5}
+    for scale in manifest["scales"]:
+        assert scale["output_shape"] == [1, 1, expected[scale["patch_size"]]] * 1 + [expected[scale["patch_size"]]]
+        assert scale["students"] == 2
+    assert manifest["descriptor_size"] == 16
+    digest = hashlib.sha256((out / "model.onnx").read_bytes()).hexdigest()
+    assert manifest["files"] == {"model.onnx": digest}
+    training = manifest["training"]
+    assert training["dataset"]["images"] == 5 and len(training["dataset"]["fingerprint"]) == 64
+    assert training["teachers"]["33"]["steps"] == 2
+
+
+def test_fused_model_outputs_match_the_method(tmp_path, good_images, tiny_teachers):
+    out = tmp_path / "bundle"
+    assert train(good_images, out, tiny_teachers, "--scales", "33", "--mode", "strided") == 0
+    model = FusedModel.from_state(torch.load(out / "training" / "fused.pt"))
+    image = torch.rand(1, 3, 40, 40) * 255
+    error, variance = model(image)
+    assert error.shape == variance.shape == (1, 1, 10, 10)
+    assert (variance >= -1e-4).all() and (error >= 0).all()
+    write_reference(out, tmp_path / "ref")
+    index = json.loads((tmp_path / "ref" / "reference.json").read_text())
+    assert set(index["outputs"]) == {"e_33", "v_33"}
+
+
+def test_resume_skips_finished_epochs(tmp_path, good_images, tiny_teachers, capsys):
+    out = tmp_path / "bundle"
+    assert train(good_images, out, tiny_teachers, "--scales", "17") == 0
+    capsys.readouterr()
+    assert main(["train", "--good", str(good_images), "--out", str(out), "--teachers", str(tiny_teachers),
+                 "--students", "2", "--epochs", "2", "--size", "40", "--scales", "17"]) == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {"event": "resumed", "patch_size": 17, "epoch": 1}.items() <= next(e for e in events if e["event"] == "resumed").items()
+    progress = [e for e in events if e["event"] == "progress"]
+    assert progress[-1]["epoch"] == 2 and progress[-1]["step"] == 10
+
+
+@pytest.mark.parametrize("case,expected", [
+    ("missing", "no such folder"),
+    ("empty", "found 0 image(s), at least 4 are needed"),
+    ("few", "found 2 image(s), at least 4 are needed"),
+])
+def test_bad_good_folders_get_a_clear_message(tmp_path, tiny_teachers, capsys, case, expected):
+    good = tmp_path / "good"
+    if case == "empty":
+        good.mkdir()
+    if case == "few":
+        write_images(good, 2)
+    assert train(good, tmp_path / "b", tiny_teachers) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err
+
+
+def test_corrupt_image_stops_or_is_skipped(tmp_path, good_images, tiny_teachers, capsys):
+    (good_images / "zz-truncated.png").write_bytes((good_images / "000.png").read_bytes()[:60])
+    assert train(good_images, tmp_path / "b", tiny_teachers, "--scales", "33") == 2
+    assert "zz-truncated.png" in capsys.readouterr().err
+    assert train(good_images, tmp_path / "b", tiny_teachers, "--scales", "33", "--skip-corrupt") == 0
+    assert "zz-truncated.png" in capsys.readouterr().out
+
+
+def test_missing_teacher_fails_before_training(tmp_path, good_images, capsys):
+    assert train(good_images, tmp_path / "b", tmp_path / "no-teachers") == 2
+    assert "pretrain-teacher" in capsys.readouterr().err
+
+
+def test_mvtec_category_folder_uses_train_good(tmp_path, tiny_teachers):
+    category = tmp_path / "tile"
+    write_images(category / "train" / "good", 4)
+    write_images(category / "test" / "crack", 2)
+    assert train(category, tmp_path / "b", tiny_teachers, "--scales", "33") == 0
+    manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    assert manifest["training"]["dataset"]["images"] == 4
+
+
+def test_no_disk_space_is_reported(tmp_path, good_images, tiny_teachers, capsys, monkeypatch):
+    import shutil
+    from collections import namedtuple
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda _path: usage(10 << 30, 10 << 30, 1 << 20))
+    assert train(good_images, tmp_path / "b", tiny_teachers, "--scales", "33") == 2
+    assert "MiB free" in capsys.readouterr().err
