@@ -1,0 +1,64 @@
+// The exported fused graph, run by onnxruntime-node, gives PyTorch's outputs.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
+import * as ort from "onnxruntime-node";
+import { beforeAll, describe, expect, it } from "vitest";
+
+import { CLI, pretrainTinyTeachers, python, writeGoodImages } from "../helpers/python.js";
+
+function readFloats(file: string): Float32Array {
+  const bytes = readFileSync(file);
+  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+}
+
+let work: string;
+let teachers: string;
+let good: string;
+
+beforeAll(() => {
+  work = mkdtempSync(path.join(tmpdir(), "inspector-export-"));
+  good = path.join(work, "good");
+  teachers = path.join(work, "teachers");
+  writeGoodImages(good, 5);
+  writeGoodImages(path.join(work, "photos"), 4, 160);
+  pretrainTinyTeachers(path.join(work, "photos"), teachers);
+});
+
+describe.each(["dense", "strided"])("a %s bundle made by `inspector train`", (mode) => {
+  it("matches PyTorch through onnxruntime-node", async () => {
+    const bundle = path.join(work, `bundle-${mode}`);
+    const run = spawnSync(process.execPath, [CLI, "train", "--good", good, "--out", bundle, "--teachers", teachers,
+      "--students", "2", "--epochs", "1", "--size", "48", "--mode", mode], { encoding: "utf8" });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout.trim()).toBe(bundle); // the bundle's path is the last thing printed
+
+    const reference = path.join(work, `ref-${mode}`);
+    python(["-m", "inspector_training", "reference", "--bundle", bundle, "--out", reference]);
+    const index = JSON.parse(readFileSync(path.join(reference, "reference.json"), "utf8")) as {
+      input: { file: string; shape: number[] };
+      outputs: Record<string, { file: string; shape: number[] }>;
+    };
+    const manifest = JSON.parse(readFileSync(path.join(bundle, "manifest.json"), "utf8")) as {
+      scales: { patch_size: number; output_shape: number[]; outputs: { error: string; variance: string } }[];
+    };
+    const session = await ort.InferenceSession.create(path.join(bundle, "model.onnx"));
+    const input = new ort.Tensor("float32", readFloats(path.join(reference, index.input.file)), index.input.shape);
+    const outputs = await session.run({ image: input });
+    expect(Object.keys(outputs).sort()).toEqual(Object.keys(index.outputs).sort());
+    for (const scale of manifest.scales) {
+      for (const name of [scale.outputs.error, scale.outputs.variance]) {
+        expect(outputs[name].dims).toEqual(scale.output_shape);
+        const expected = readFloats(path.join(reference, index.outputs[name].file));
+        const actual = outputs[name].data as Float32Array;
+        let worst = 0;
+        for (let i = 0; i < expected.length; i++) {
+          worst = Math.max(worst, Math.abs(actual[i] - expected[i]) / Math.max(1, Math.abs(expected[i])));
+        }
+        expect(worst, `${name}: largest relative difference`).toBeLessThan(1e-4);
+      }
+    }
+  });
+});
