@@ -1,0 +1,200 @@
+// `inspector calibrate`: the statistics that standardise e and v, and the decision thresholds,
+// from images of good parts (and optionally defective ones). Held-back good images set the
+// threshold, so it is not fitted on the images that gave the statistics.
+import path from "node:path";
+
+import { CliError } from "../cli/cli-error.js";
+import { BundleRunner } from "../inference/bundle-runner.js";
+import type { SessionSettings } from "../inference/providers.js";
+import { listImages, readImage } from "../preprocess/image-files.js";
+import { floatsOf } from "../preprocess/preprocess.js";
+import { CALIBRATION_FORMAT, CALIBRATION_VERSION, type Calibration } from "../scoring/calibration-file.js";
+import { anomalyMap, imageScore } from "../scoring/scoring.js";
+import { Moments, quantile, Subsample } from "../scoring/statistics.js";
+
+export type ThresholdMethod = "false-reject" | "f1" | "miss-rate";
+
+export interface CalibrateOptions {
+  bundleDir: string;
+  goodDir: string;
+  badDir?: string;
+  /** Share of good images held back for the threshold. */
+  holdout: number;
+  targetFalseRejectRate: number;
+  method: ThresholdMethod;
+  targetMissRate: number;
+  /** Width of the UNCERTAIN band below the NG threshold, in score units. */
+  uncertainBand: number;
+  /** Share of good pixels allowed above the pixel threshold that outlines regions. */
+  pixelFalsePositiveRate: number;
+  blurSigma: number;
+  seed: number;
+  session?: SessionSettings;
+  onProgress?: (stage: string, done: number, total: number) => void;
+}
+
+export const DEFAULT_CALIBRATE_OPTIONS = {
+  holdout: 0.3,
+  targetFalseRejectRate: 0.01,
+  method: "false-reject" as ThresholdMethod,
+  targetMissRate: 0.05,
+  uncertainBand: 0,
+  pixelFalsePositiveRate: 0.001,
+  blurSigma: 0,
+  seed: 0,
+};
+
+export const MIN_STATISTICS_IMAGES = 5;
+export const MIN_THRESHOLD_IMAGES = 5;
+const PIXEL_SAMPLE_STRIDE = 7; // bounds the pixel sample's memory; odd so it does not alias image rows
+
+export interface CalibrationResult {
+  calibration: Calibration;
+  goodScores: number[];
+  badScores: number[];
+  warnings: string[];
+}
+
+/** A deterministic shuffle (mulberry32), so that a calibration can be repeated exactly. */
+function shuffled<T>(items: T[], seed: number): T[] {
+  let state = seed >>> 0;
+  const random = () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
+/** The threshold maximising F1 for NG (defective = positive) over every observed score. */
+function f1Threshold(good: number[], bad: number[]): number {
+  const candidates = [...new Set([...good, ...bad])].sort((a, b) => a - b);
+  let best = { f1: -1, threshold: candidates[0] };
+  for (const t of candidates) {
+    const tp = bad.filter((s) => s >= t).length;
+    const fp = good.filter((s) => s >= t).length;
+    const f1 = (2 * tp) / (2 * tp + fp + (bad.length - tp));
+    if (f1 > best.f1) best = { f1, threshold: t };
+  }
+  return best.threshold;
+}
+
+export async function calibrate(options: CalibrateOptions): Promise<CalibrationResult> {
+  const good = listImages(options.goodDir, "images of good parts");
+  const needed = MIN_STATISTICS_IMAGES + MIN_THRESHOLD_IMAGES;
+  const thresholdCount = Math.max(MIN_THRESHOLD_IMAGES, Math.round(good.length * options.holdout));
+  if (good.length < needed || good.length - thresholdCount < MIN_STATISTICS_IMAGES) {
+    throw new CliError(`${options.goodDir}: found ${good.length} good image(s); calibration needs at least ${needed} ` +
+      `(${MIN_STATISTICS_IMAGES} for the statistics, ${MIN_THRESHOLD_IMAGES} held back for the threshold), and about ` +
+      `${Math.ceil(1 / options.targetFalseRejectRate)} held back to resolve a ${options.targetFalseRejectRate * 100} % false-reject target.`);
+  }
+  const bad = options.badDir ? listImages(options.badDir, "images of defective parts") : [];
+  if (options.badDir && bad.length === 0) throw new CliError(`${options.badDir}: no images of defective parts found.`);
+  if (options.method !== "false-reject" && bad.length === 0) {
+    throw new CliError(`--method ${options.method} chooses the threshold against defective parts: give --bad DIR.`);
+  }
+  const order = shuffled(good, options.seed);
+  const thresholdImages = order.slice(0, thresholdCount);
+  const statisticsImages = order.slice(thresholdCount);
+  const warnings: string[] = [];
+  if (thresholdImages.length * options.targetFalseRejectRate < 1) {
+    warnings.push(`${thresholdImages.length} held-back images cannot resolve a ${options.targetFalseRejectRate * 100} % ` +
+      `false-reject rate (that needs ${Math.ceil(1 / options.targetFalseRejectRate)}): the threshold sits near the highest good score. ` +
+      "Calibrate on more good parts for a reliable rate.");
+  }
+
+  const runner = await BundleRunner.open(options.bundleDir, { requireCalibration: false, session: options.session });
+  try {
+    const manifest = runner.bundle.manifest;
+    // Pass 1: mean and std of e and v per scale, over every output position of the statistics share.
+    const moments = new Map(manifest.scales.map((s) => [s.patch_size, { error: new Moments(), variance: new Moments() }]));
+    for (const [index, file] of statisticsImages.entries()) {
+      const { outputs } = await runner.run(readImage(file));
+      for (const scale of manifest.scales) {
+        moments.get(scale.patch_size)!.error.add(outputs[scale.outputs.error].data);
+        moments.get(scale.patch_size)!.variance.add(outputs[scale.outputs.variance].data);
+      }
+      options.onProgress?.("statistics", index + 1, statisticsImages.length);
+    }
+    const scales: Calibration["scales"] = {};
+    for (const [patch, m] of moments) {
+      for (const [name, value] of [["error", m.error], ["variance", m.variance]] as const) {
+        if (!(value.std > 0) || !Number.isFinite(value.mean)) {
+          throw new CliError(`p=${patch}: the ${name} maps are degenerate on these images (std ${value.std}). ` +
+            "The bundle's students may be untrained or the images blank: check both, then retrain or recalibrate.");
+        }
+      }
+      scales[String(patch)] = { error: { mean: m.error.mean, std: m.error.std }, variance: { mean: m.variance.mean, std: m.variance.std } };
+    }
+
+    // Pass 2: image scores (and a pixel sample) of the held-back good images; pass 3: defective ones.
+    const scoreImages = async (files: string[], stage: string, pixels?: Subsample) => {
+      const scores: number[] = [];
+      for (const [index, file] of files.entries()) {
+        const image = readImage(file);
+        const { outputs } = await runner.run(image);
+        const map = anomalyMap(outputs, manifest, scales, { roiWidth: image.cols, roiHeight: image.rows, blurSigma: options.blurSigma });
+        scores.push(imageScore(map));
+        pixels?.add(floatsOf(map));
+        options.onProgress?.(stage, index + 1, files.length);
+      }
+      return scores;
+    };
+    const pixels = new Subsample(PIXEL_SAMPLE_STRIDE);
+    const goodScores = await scoreImages(thresholdImages, "threshold", pixels);
+    const badScores = await scoreImages(bad, "defective");
+    const sortedGood = Float64Array.from(goodScores).sort();
+    if (sortedGood[0] === sortedGood[sortedGood.length - 1]) {
+      throw new CliError("every held-back good image has the same score: the scores are degenerate. Check the images and the bundle.");
+    }
+
+    const falseRejectThreshold = quantile(sortedGood, 1 - options.targetFalseRejectRate);
+    let threshold = falseRejectThreshold;
+    if (options.method === "f1") threshold = f1Threshold(goodScores, badScores);
+    if (options.method === "miss-rate") threshold = quantile(Float64Array.from(badScores).sort(), options.targetMissRate);
+    const pixelThreshold = Math.min(quantile(pixels.sorted(), 1 - options.pixelFalsePositiveRate), threshold);
+    const rate = (scores: number[], predicate: (s: number) => boolean) =>
+      scores.length ? scores.filter(predicate).length / scores.length : null;
+
+    const calibration: Calibration = {
+      format: CALIBRATION_FORMAT,
+      format_version: CALIBRATION_VERSION,
+      created: new Date().toISOString(),
+      bundle_sha256: runner.bundle.sha256,
+      source: {
+        good: path.resolve(options.goodDir),
+        ...(options.badDir ? { bad: path.resolve(options.badDir), bad_images: bad.length } : {}),
+        good_images: good.length,
+        statistics_images: statisticsImages.length,
+        threshold_images: thresholdImages.length,
+      },
+      scales,
+      scoring: { blur_sigma: options.blurSigma },
+      thresholds: {
+        image_lower: threshold - options.uncertainBand,
+        image_upper: threshold,
+        pixel: pixelThreshold,
+        method: options.method,
+        target_false_reject_rate: options.targetFalseRejectRate,
+      },
+      measured: {
+        held_back_false_reject_rate: rate(goodScores, (s) => s >= threshold),
+        miss_rate: rate(badScores, (s) => s < threshold),
+        false_reject_threshold: falseRejectThreshold,
+        good_score_max: sortedGood[sortedGood.length - 1],
+        seed: options.seed,
+        pixel_false_positive_rate: options.pixelFalsePositiveRate,
+      },
+    };
+    return { calibration, goodScores, badScores, warnings };
+  } finally {
+    await runner.close();
+  }
+}

@@ -1,0 +1,39 @@
+// A bundle ready to run: manifest checked, inference worker started, frames preprocessed as the
+// bundle expects. Used by the CLI commands (infer, calibrate, eval) and the daemon alike.
+import { performance } from "node:perf_hooks";
+
+import { type Mat } from "../preprocess/opencv.js";
+import { preprocess, type Roi } from "../preprocess/preprocess.js";
+import { type Bundle, loadBundle } from "./bundle.js";
+import { InferenceWorker, type ScoreTensors } from "./inference-client.js";
+import { DEFAULT_SESSION_SETTINGS, type SessionSettings } from "./providers.js";
+
+export interface RawResult {
+  outputs: ScoreTensors;
+  roiImage: Mat;
+  preprocessMs: number;
+  inferMs: number;
+}
+
+export class BundleRunner {
+  private constructor(readonly bundle: Bundle, readonly worker: InferenceWorker) {}
+
+  static async open(dir: string, options: { requireCalibration: boolean; session?: SessionSettings }): Promise<BundleRunner> {
+    const bundle = loadBundle(dir, { requireCalibration: options.requireCalibration });
+    const worker = await InferenceWorker.start(bundle, options.session ?? DEFAULT_SESSION_SETTINGS);
+    return new BundleRunner(bundle, worker);
+  }
+
+  async run(frame: Mat, roi?: Roi): Promise<RawResult> {
+    const started = performance.now();
+    const [, , height, width] = this.bundle.manifest.input.shape;
+    const prepared = preprocess(frame, { roi, width, height, colour: this.bundle.manifest.input.colour });
+    const preprocessMs = performance.now() - started;
+    const { outputs, inferMs } = await this.worker.run(prepared.tensor);
+    return { outputs, roiImage: prepared.roiImage, preprocessMs, inferMs };
+  }
+
+  close(): Promise<void> {
+    return this.worker.close();
+  }
+}

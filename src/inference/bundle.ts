@@ -1,0 +1,116 @@
+// Loading a model bundle: manifest.json checked against its schema, its files against their
+// sha256, and calibration.json against the bundle it was made for. Every mismatch names the file
+// and the fix. (The ONNX graph's own input/output shapes are checked where the session is made.)
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+
+import { CliError } from "../cli/cli-error.js";
+import { CALIBRATION_FILE, calibrationSchema, type Calibration } from "../scoring/calibration-file.js";
+import { BUNDLE_FORMAT, describeIssues, manifestSchema, SUPPORTED_FORMAT_VERSIONS, type Manifest } from "./manifest.js";
+
+export const MANIFEST_FILE = "manifest.json";
+
+export class BundleError extends CliError {}
+
+export interface Bundle {
+  dir: string;
+  manifest: Manifest;
+  /** sha256 of manifest.json, which lists the sha256 of every other file: names the whole bundle. */
+  sha256: string;
+  /** The first 12 hex digits of sha256, for logs and payloads. */
+  id: string;
+  modelPath: string;
+  calibration?: Calibration;
+}
+
+export function sha256Hex(data: Buffer | string): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+function readJson(file: string, what: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new BundleError(`${file}: cannot read the ${what} (${(err as NodeJS.ErrnoException).code}).`);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new BundleError(`${file}: the ${what} is not valid JSON (${(err as Error).message}). ` +
+      `Restore it from the bundle's source, or re-export the bundle with \`inspector train\`.`);
+  }
+}
+
+export function loadManifest(dir: string): { manifest: Manifest; sha256: string } {
+  const file = path.join(dir, MANIFEST_FILE);
+  if (!existsSync(dir)) throw new BundleError(`${dir}: no such bundle folder. Train one with \`inspector train --out ${dir}\`.`);
+  if (!existsSync(file)) {
+    throw new BundleError(`${file}: missing. A bundle folder holds manifest.json and model.onnx as written by \`inspector train\`.`);
+  }
+  const raw = readJson(file, "bundle manifest") as { format?: unknown; format_version?: unknown };
+  if (raw?.format !== BUNDLE_FORMAT) {
+    throw new BundleError(`${file}: not an inspector bundle manifest (format is ${JSON.stringify(raw?.format)}, expected "${BUNDLE_FORMAT}").`);
+  }
+  if (!SUPPORTED_FORMAT_VERSIONS.includes(raw.format_version as number)) {
+    throw new BundleError(`${file}: bundle format version ${String(raw.format_version)}; this inspector reads version ` +
+      `${SUPPORTED_FORMAT_VERSIONS.join(", ")}. Re-export the bundle with this version's \`inspector train\`, or update inspector.`);
+  }
+  const parsed = manifestSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new BundleError(`${file}: invalid manifest:\n${describeIssues(parsed.error)}\nRe-export the bundle with \`inspector train\`.`);
+  }
+  return { manifest: parsed.data, sha256: sha256Hex(readFileSync(file)) };
+}
+
+function verifyFiles(dir: string, manifest: Manifest): void {
+  if (!manifest.files["model.onnx"]) throw new BundleError(`${path.join(dir, MANIFEST_FILE)}: lists no model.onnx.`);
+  for (const [name, expected] of Object.entries(manifest.files)) {
+    const file = path.join(dir, name);
+    if (path.relative(dir, file).startsWith("..")) throw new BundleError(`${path.join(dir, MANIFEST_FILE)}: file ${name} lies outside the bundle.`);
+    if (!existsSync(file)) throw new BundleError(`${file}: missing (listed in manifest.json). Copy the whole bundle folder again.`);
+    const actual = sha256Hex(readFileSync(file));
+    if (actual !== expected) {
+      throw new BundleError(`${file}: sha256 ${actual.slice(0, 12)}… does not match manifest.json (${expected.slice(0, 12)}…): ` +
+        "the file is damaged or from another bundle. Copy the whole bundle folder again, or re-export it.");
+    }
+  }
+}
+
+export function loadCalibration(dir: string, bundleSha256: string): Calibration | undefined {
+  const file = path.join(dir, CALIBRATION_FILE);
+  if (!existsSync(file)) return undefined;
+  const parsed = calibrationSchema.safeParse(readJson(file, "calibration"));
+  if (!parsed.success) {
+    throw new BundleError(`${file}: invalid calibration:\n${describeIssues(parsed.error)}\nRun \`inspector calibrate\` again.`);
+  }
+  if (parsed.data.bundle_sha256 !== bundleSha256) {
+    throw new BundleError(`${file}: made for another bundle (${parsed.data.bundle_sha256.slice(0, 12)}…, this one is ` +
+      `${bundleSha256.slice(0, 12)}…). Run \`inspector calibrate --bundle ${dir}\` again.`);
+  }
+  return parsed.data;
+}
+
+export interface LoadOptions {
+  /** Refuse a bundle without calibration.json (the daemon and `infer` need one; calibrate and eval do not). */
+  requireCalibration: boolean;
+}
+
+export function loadBundle(dir: string, options: LoadOptions): Bundle {
+  const { manifest, sha256 } = loadManifest(dir);
+  verifyFiles(dir, manifest);
+  const calibration = loadCalibration(dir, sha256);
+  if (options.requireCalibration && !calibration) {
+    throw new BundleError(`${path.join(dir, CALIBRATION_FILE)}: missing: this bundle is not calibrated. ` +
+      `Run \`inspector calibrate --bundle ${dir} --good DIR\` on images of good parts first.`);
+  }
+  if (calibration) {
+    for (const scale of manifest.scales) {
+      if (!calibration.scales[String(scale.patch_size)]) {
+        throw new BundleError(`${path.join(dir, CALIBRATION_FILE)}: has no statistics for p=${scale.patch_size}. Run \`inspector calibrate\` again.`);
+      }
+    }
+  }
+  return { dir, manifest, sha256, id: sha256.slice(0, 12), modelPath: path.join(dir, "model.onnx"), calibration };
+}

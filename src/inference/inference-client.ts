@@ -1,0 +1,126 @@
+// The main thread's handle on the inference worker: start it on a bundle, check the graph against
+// the manifest, run frames, close.
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+
+import type { Bundle } from "./bundle.js";
+import { BundleError } from "./bundle.js";
+import type { ProviderAttempt, ProviderName, SessionSettings } from "./providers.js";
+import type { ValueInfo, WorkerReply, WorkerRequest } from "./worker-protocol.js";
+
+export type ScoreTensors = Record<string, { data: Float32Array; dims: number[] }>;
+
+export interface InferenceResult {
+  outputs: ScoreTensors;
+  inferMs: number;
+}
+
+function workerScript(): string {
+  const here = fileURLToPath(new URL("./inference-worker.js", import.meta.url));
+  if (existsSync(here)) return here;
+  // Running from TypeScript sources (tests): the worker runs from the compiled dist/ tree.
+  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "dist", "inference", "inference-worker.js");
+}
+
+function sameShape(actual: (number | string)[], expected: number[]): boolean {
+  // The batch dimension is symbolic in our exports; every other dimension must match.
+  return actual.length === expected.length && actual.every((d, i) => (i === 0 && typeof d === "string") || d === expected[i]);
+}
+
+export class InferenceWorker {
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (r: InferenceResult) => void; reject: (e: Error) => void }>();
+  private dead?: Error;
+
+  private constructor(private readonly worker: Worker, readonly provider: ProviderName, readonly failedProviders: ProviderAttempt[],
+    private readonly inputDims: number[]) {
+    worker.on("message", (reply: WorkerReply) => {
+      if (reply.type !== "result" && reply.type !== "error") return;
+      const waiter = this.pending.get(reply.id);
+      this.pending.delete(reply.id);
+      if (reply.type === "result") waiter?.resolve({ outputs: reply.outputs, inferMs: reply.inferMs });
+      else waiter?.reject(new Error(`inference failed: ${reply.error}`));
+    });
+    const fail = (err: Error) => {
+      this.dead = err;
+      for (const waiter of this.pending.values()) waiter.reject(err);
+      this.pending.clear();
+    };
+    worker.on("error", (err) => fail(new Error(`inference worker crashed: ${err.message}`)));
+    worker.on("exit", (code) => fail(new Error(`inference worker exited (code ${code})`)));
+  }
+
+  static async start(bundle: Bundle, settings: SessionSettings): Promise<InferenceWorker> {
+    const manifest = bundle.manifest;
+    const worker = new Worker(workerScript(), {
+      workerData: { modelPath: bundle.modelPath, settings, inputName: manifest.input.name },
+    });
+    const ready = await new Promise<Extract<WorkerReply, { type: "ready" }>>((resolve, reject) => {
+      worker.once("message", (reply: WorkerReply) => {
+        if (reply.type === "ready") resolve(reply);
+        else reject(new Error(reply.type === "failed" ? reply.error : `unexpected worker reply ${reply.type}`));
+      });
+      worker.once("error", reject);
+    }).catch(async (err: Error) => {
+      await worker.terminate();
+      throw err;
+    });
+    try {
+      InferenceWorker.checkGraph(bundle, ready.inputs, ready.outputs);
+    } catch (err) {
+      await worker.terminate();
+      throw err;
+    }
+    const client = new InferenceWorker(worker, ready.provider, ready.failed, manifest.input.shape);
+    // A first run checks the real output shapes (and warms the session up).
+    const { outputs } = await client.run(new Float32Array(manifest.input.shape.reduce((a, b) => a * b, 1)));
+    for (const scale of manifest.scales) {
+      for (const name of [scale.outputs.error, scale.outputs.variance]) {
+        if (!sameShape(outputs[name].dims, scale.output_shape)) {
+          await client.close();
+          throw new BundleError(`${bundle.modelPath}: output ${name} has shape [${outputs[name].dims}], manifest.json says ` +
+            `[${scale.output_shape}]. The graph and manifest come from different exports: re-export the bundle.`);
+        }
+      }
+    }
+    return client;
+  }
+
+  private static checkGraph(bundle: Bundle, inputs: ValueInfo[], outputs: ValueInfo[]): void {
+    const manifest = bundle.manifest;
+    const input = inputs.find((i) => i.name === manifest.input.name);
+    if (!input || inputs.length !== 1) {
+      throw new BundleError(`${bundle.modelPath}: the graph's inputs are ${inputs.map((i) => i.name).join(", ")}, ` +
+        `manifest.json expects one input "${manifest.input.name}". Re-export the bundle with \`inspector train\`.`);
+    }
+    if (!sameShape(input.shape, manifest.input.shape)) {
+      throw new BundleError(`${bundle.modelPath}: input "${input.name}" has shape [${input.shape}], manifest.json says ` +
+        `[${manifest.input.shape}]. Re-export the bundle with \`inspector train\`.`);
+    }
+    const names = new Set(outputs.map((o) => o.name));
+    for (const scale of manifest.scales) {
+      for (const name of [scale.outputs.error, scale.outputs.variance]) {
+        if (!names.has(name)) {
+          throw new BundleError(`${bundle.modelPath}: the graph has no output "${name}" (p=${scale.patch_size}); it has ` +
+            `${[...names].join(", ")}. Re-export the bundle with \`inspector train\`.`);
+        }
+      }
+    }
+  }
+
+  run(data: Float32Array): Promise<InferenceResult> {
+    if (this.dead) return Promise.reject(this.dead);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ id, data, dims: this.inputDims } satisfies WorkerRequest, [data.buffer as ArrayBuffer]);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.worker.removeAllListeners("exit");
+    await this.worker.terminate();
+  }
+}

@@ -1,0 +1,46 @@
+// Worker thread owning the ONNX Runtime session: run() blocks the thread it runs on, so it must
+// not be the event loop's (MQTT keep-alives, triggers and the live view live there).
+import { parentPort, workerData } from "node:worker_threads";
+import { performance } from "node:perf_hooks";
+
+import * as ort from "onnxruntime-node";
+
+import { openSession, type SessionSettings } from "./providers.js";
+import type { WorkerReply, WorkerRequest } from "./worker-protocol.js";
+
+const { modelPath, settings, inputName } = workerData as { modelPath: string; settings: SessionSettings; inputName: string };
+const port = parentPort!;
+ort.env.logLevel = "fatal"; // provider probing logs load failures natively; we report them ourselves
+
+function metadata(list: readonly ort.InferenceSession.ValueMetadata[]) {
+  return list.map((m) => ({ name: m.name, shape: m.isTensor ? [...m.shape] : [] }));
+}
+
+try {
+  const opened = await openSession(modelPath, settings);
+  const session = opened.session;
+  port.postMessage({
+    type: "ready", provider: opened.provider, failed: opened.failed,
+    inputs: metadata(session.inputMetadata), outputs: metadata(session.outputMetadata),
+  } satisfies WorkerReply);
+  let queue = Promise.resolve();
+  port.on("message", (request: WorkerRequest) => {
+    // One run at a time, in arrival order: the graph already uses every core it is given.
+    queue = queue.then(async () => {
+      const started = performance.now();
+      try {
+        const results = await session.run({ [inputName]: new ort.Tensor("float32", request.data, request.dims) });
+        const outputs: Record<string, { data: Float32Array; dims: number[] }> = {};
+        for (const [name, tensor] of Object.entries(results)) {
+          outputs[name] = { data: new Float32Array(tensor.data as Float32Array), dims: [...tensor.dims] };
+        }
+        port.postMessage({ type: "result", id: request.id, outputs, inferMs: performance.now() - started } satisfies WorkerReply,
+          Object.values(outputs).map((o) => o.data.buffer as ArrayBuffer));
+      } catch (err) {
+        port.postMessage({ type: "error", id: request.id, error: (err as Error).message } satisfies WorkerReply);
+      }
+    });
+  });
+} catch (err) {
+  port.postMessage({ type: "failed", error: (err as Error).message } satisfies WorkerReply);
+}

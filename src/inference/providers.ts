@@ -1,0 +1,49 @@
+// Execution providers in order of preference. onnxruntime-node rejects a provider it cannot load
+// instead of falling back, so we try each alone and keep the first that works.
+import * as ort from "onnxruntime-node";
+
+export const KNOWN_PROVIDERS = ["tensorrt", "cuda", "cpu"] as const;
+export type ProviderName = (typeof KNOWN_PROVIDERS)[number];
+export const DEFAULT_PROVIDERS: ProviderName[] = ["tensorrt", "cuda", "cpu"];
+
+export interface SessionSettings {
+  providers: ProviderName[];
+  /** Threads inside one operator; 0 lets ONNX Runtime use every core. */
+  intraOpThreads: number;
+  interOpThreads: number;
+}
+
+export const DEFAULT_SESSION_SETTINGS: SessionSettings = { providers: DEFAULT_PROVIDERS, intraOpThreads: 0, interOpThreads: 1 };
+
+export interface ProviderAttempt {
+  provider: ProviderName;
+  error: string;
+}
+
+export interface OpenedSession {
+  session: ort.InferenceSession;
+  provider: ProviderName;
+  failed: ProviderAttempt[];
+}
+
+export async function openSession(modelPath: string, settings: SessionSettings): Promise<OpenedSession> {
+  const failed: ProviderAttempt[] = [];
+  for (const provider of settings.providers) {
+    try {
+      const session = await ort.InferenceSession.create(modelPath, {
+        executionProviders: [provider],
+        graphOptimizationLevel: "all",
+        intraOpNumThreads: settings.intraOpThreads || undefined,
+        interOpNumThreads: settings.interOpThreads || undefined,
+        executionMode: "sequential",
+        logSeverityLevel: 3,
+      });
+      return { session, provider, failed };
+    } catch (err) {
+      failed.push({ provider, error: (err as Error).message.split("\n")[0] });
+    }
+  }
+  const tried = failed.map((f) => `  ${f.provider}: ${f.error}`).join("\n");
+  throw new Error(`no execution provider could run ${modelPath}:\n${tried}\n` +
+    "Add \"cpu\" to the providers list, or check the GPU libraries (see docs/deploy-jetson.md).");
+}

@@ -1,0 +1,63 @@
+// The method's scoring, calibrated: per scale the regression error e and predictive variance v
+// are standardised with their mean and std on good parts and summed (ẽ + ṽ); the scales are
+// averaged at the model's input resolution, brought back to the ROI's size and optionally
+// smoothed. The image score is the map's maximum: one defective spot is enough for NG.
+import type { Manifest, ScaleInfo } from "../inference/manifest.js";
+import type { ScoreTensors } from "../inference/inference-client.js";
+import { cv, type Mat } from "../preprocess/opencv.js";
+import type { Calibration } from "./calibration-file.js";
+
+export type ScaleStatistics = Calibration["scales"][string];
+
+function mapOf(data: Float32Array, dims: number[]): Mat {
+  const [, , rows, cols] = dims;
+  return new cv.Mat(Buffer.from(data.buffer, data.byteOffset, rows * cols * 4), rows, cols, cv.CV_32F);
+}
+
+/** ẽ + ṽ for one scale, at the scale's own resolution. */
+export function standardisedScale(outputs: ScoreTensors, scale: ScaleInfo, stats: ScaleStatistics): Mat {
+  const error = outputs[scale.outputs.error];
+  const variance = outputs[scale.outputs.variance];
+  const e = mapOf(error.data, error.dims).convertTo(cv.CV_32F, 1 / stats.error.std, -stats.error.mean / stats.error.std);
+  const v = mapOf(variance.data, variance.dims).convertTo(cv.CV_32F, 1 / stats.variance.std, -stats.variance.mean / stats.variance.std);
+  return e.add(v);
+}
+
+/**
+ * A strided map's element i is the patch centred on input pixel i·stride, so it is upsampled with
+ * dst(x) = src(x / stride) exactly (an inverse affine map), not with resize()'s centre alignment.
+ */
+function toInputResolution(map: Mat, stride: number, width: number, height: number): Mat {
+  if (stride === 1) return map;
+  const inverse = new cv.Mat([[1 / stride, 0, 0], [0, 1 / stride, 0]], cv.CV_64F);
+  return map.warpAffine(inverse, new cv.Size(width, height), cv.INTER_LINEAR + cv.WARP_INVERSE_MAP, cv.BORDER_REPLICATE);
+}
+
+export interface ScoreOptions {
+  roiWidth: number;
+  roiHeight: number;
+  /** Gaussian smoothing of the final map, in ROI pixels; 0 = none. */
+  blurSigma: number;
+}
+
+/** The fused anomaly map (CV_32F, ROI size) of one frame. */
+export function anomalyMap(outputs: ScoreTensors, manifest: Manifest, scales: Calibration["scales"], options: ScoreOptions): Mat {
+  const [, , height, width] = manifest.input.shape;
+  let sum: Mat | undefined;
+  for (const scale of manifest.scales) {
+    const stats = scales[String(scale.patch_size)];
+    const upsampled = toInputResolution(standardisedScale(outputs, scale, stats), scale.output_stride, width, height);
+    sum = sum ? sum.add(upsampled) : upsampled;
+  }
+  let map = sum!.convertTo(cv.CV_32F, 1 / manifest.scales.length);
+  if (options.roiWidth !== width || options.roiHeight !== height) {
+    map = map.resize(options.roiHeight, options.roiWidth, 0, 0, cv.INTER_LINEAR);
+  }
+  if (options.blurSigma > 0) map = map.gaussianBlur(new cv.Size(0, 0), options.blurSigma);
+  return map;
+}
+
+export function imageScore(map: Mat): number {
+  return map.minMaxLoc().maxVal;
+}
+

@@ -1,0 +1,63 @@
+// One part, start to finish on an already-opened bundle: raw maps → calibrated anomaly map →
+// verdict, regions and heatmap. The daemon and `inspector infer` both go through here.
+import { performance } from "node:perf_hooks";
+
+import type { BundleRunner } from "../inference/bundle-runner.js";
+import type { Mat } from "../preprocess/opencv.js";
+import type { Roi } from "../preprocess/preprocess.js";
+import { anomalyMap, imageScore } from "../scoring/scoring.js";
+import { DEFAULT_HEATMAP_OPTIONS, renderHeatmap, type HeatmapOptions } from "./heatmap.js";
+import { findRegions, type Region } from "./regions.js";
+import { classify, type Thresholds, type VerdictKind } from "./verdict.js";
+
+export interface InspectOptions {
+  roi?: Roi;
+  minRegionArea: number;
+  /** Replace the calibrated thresholds (a station's override). */
+  thresholds?: Partial<Thresholds>;
+  heatmap?: Partial<Omit<HeatmapOptions, "offsetX" | "offsetY">>;
+}
+
+export interface PartResult {
+  verdict: Exclude<VerdictKind, "ERROR">;
+  score: number;
+  thresholds: Thresholds;
+  regions: Region[];
+  heatmap: Buffer;
+  heatmapFormat: "jpeg" | "png";
+  timings: { preprocessMs: number; inferMs: number; scoreMs: number; heatmapMs: number };
+}
+
+export const DEFAULT_MIN_REGION_AREA = 4;
+
+export function calibratedThresholds(runner: BundleRunner, override?: Partial<Thresholds>): Thresholds {
+  const t = runner.bundle.calibration!.thresholds;
+  return { imageLower: t.image_lower, imageUpper: t.image_upper, pixel: t.pixel, ...override };
+}
+
+export async function inspectFrame(runner: BundleRunner, frame: Mat, options: InspectOptions): Promise<PartResult> {
+  const calibration = runner.bundle.calibration;
+  if (!calibration) throw new Error(`${runner.bundle.dir}: not calibrated`);
+  const raw = await runner.run(frame, options.roi);
+  const scoreStarted = performance.now();
+  const map = anomalyMap(raw.outputs, runner.bundle.manifest, calibration.scales,
+    { roiWidth: raw.roiImage.cols, roiHeight: raw.roiImage.rows, blurSigma: calibration.scoring.blur_sigma });
+  const score = imageScore(map);
+  const thresholds = calibratedThresholds(runner, options.thresholds);
+  const verdict = classify(score, thresholds);
+  const regions = verdict === "OK" ? [] : findRegions(map, {
+    pixelThreshold: thresholds.pixel, peakThreshold: thresholds.imageLower, minArea: options.minRegionArea,
+    offsetX: options.roi?.x, offsetY: options.roi?.y,
+  });
+  const heatmapStarted = performance.now();
+  const heatmapOptions: HeatmapOptions = {
+    ...DEFAULT_HEATMAP_OPTIONS, scaleMax: 2 * thresholds.imageUpper, ...options.heatmap,
+    offsetX: options.roi?.x, offsetY: options.roi?.y,
+  };
+  const heatmap = renderHeatmap(raw.roiImage, map, regions, heatmapOptions);
+  return {
+    verdict, score, thresholds, regions, heatmap, heatmapFormat: heatmapOptions.format,
+    timings: { preprocessMs: raw.preprocessMs, inferMs: raw.inferMs, scoreMs: heatmapStarted - scoreStarted,
+      heatmapMs: performance.now() - heatmapStarted },
+  };
+}
