@@ -2,6 +2,9 @@
 import { Command, CommanderError } from "commander";
 
 import { CliError } from "./cli-error.js";
+import { calibrateCommand } from "./calibrate-command.js";
+import { evalCommand } from "./eval-command.js";
+import { inferCommand } from "./infer-command.js";
 import { pretrainTeacherCommand, trainCommand } from "./train-commands.js";
 
 export function program(): Command {
@@ -11,6 +14,9 @@ export function program(): Command {
     .exitOverride();
   root.addCommand(trainCommand());
   root.addCommand(pretrainTeacherCommand());
+  root.addCommand(calibrateCommand());
+  root.addCommand(evalCommand());
+  root.addCommand(inferCommand());
   for (const command of root.commands) command.exitOverride().showHelpAfterError("(add --help for usage)");
   return root;
 }
@@ -25,6 +31,9 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`error: ${err.message}\n`);
       return err.exitCode;
     }
-    throw err;
+    // Not a foreseen problem: still one readable line, the stack only when asked for.
+    process.stderr.write(`error: ${(err as Error).message}\n`);
+    if (process.env.INSPECTOR_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
+    return 1;
   }
 }

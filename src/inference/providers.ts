@@ -33,8 +33,8 @@ export async function openSession(modelPath: string, settings: SessionSettings):
       const session = await ort.InferenceSession.create(modelPath, {
         executionProviders: [provider],
         graphOptimizationLevel: "all",
-        intraOpNumThreads: settings.intraOpThreads || undefined,
-        interOpNumThreads: settings.interOpThreads || undefined,
+        ...(settings.intraOpThreads > 0 ? { intraOpNumThreads: settings.intraOpThreads } : {}),
+        ...(settings.interOpThreads > 0 ? { interOpNumThreads: settings.interOpThreads } : {}),
         executionMode: "sequential",
         logSeverityLevel: 3,
       });

@@ -1,5 +1,5 @@
 // Image files on disk: listing a folder, reading one with a message that names it when it is bad.
-import { readdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 
 import { CliError } from "../cli/cli-error.js";
@@ -30,10 +30,11 @@ export class ImageReadError extends Error {
 /** An 8-bit BGR image; a corrupt or unreadable file raises ImageReadError naming it. */
 export function readImage(file: string): Mat {
   let image: Mat;
+  if (!existsSync(file)) throw new ImageReadError(`${file}: no such file.`);
   try {
     image = cv.imread(file, cv.IMREAD_COLOR);
   } catch (err) {
-    throw new ImageReadError(`${file}: cannot be read as an image (${(err as Error).message}).`);
+    throw new ImageReadError(`${file}: cannot be read as an image (${(err as Error).message ?? "unreadable"}).`);
   }
   if (image.empty || image.rows === 0) throw new ImageReadError(`${file}: cannot be read as an image (corrupt, truncated or not an image).`);
   return image;

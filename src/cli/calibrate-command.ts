@@ -1,0 +1,71 @@
+// `inspector calibrate --bundle DIR --good DIR [--bad DIR]`
+import { writeFileSync } from "node:fs";
+import path from "node:path";
+
+import { Command, Option } from "commander";
+
+import { calibrate, DEFAULT_CALIBRATE_OPTIONS, type ThresholdMethod } from "../calibration/calibrate.js";
+import { calibrationReport } from "../calibration/report.js";
+import { CALIBRATION_FILE } from "../scoring/calibration-file.js";
+import { CliError } from "./cli-error.js";
+import { numberIn, PROVIDERS_HELP, providerList, sessionSettings, type SessionOptionValues } from "./options.js";
+import { StageProgress } from "./stage-progress.js";
+
+export const REPORT_FILE = "calibration-report.html";
+
+interface CalibrateCliOptions extends SessionOptionValues {
+  bundle?: string;
+  good?: string;
+  bad?: string;
+  holdout: number;
+  targetFrr: number;
+  method: ThresholdMethod;
+  targetMissRate: number;
+  uncertainBand: number;
+  pixelFpr: number;
+  blur: number;
+  seed: number;
+}
+
+export function calibrateCommand(): Command {
+  const d = DEFAULT_CALIBRATE_OPTIONS;
+  return new Command("calibrate")
+    .description("compute score statistics and thresholds for a bundle from images of good parts")
+    .option("--bundle <dir>", "the bundle to calibrate (calibration.json and calibration-report.html are written into it)")
+    .option("--good <dir>", "folder of images of good parts, as the station sees them")
+    .option("--bad <dir>", "folder of images of defective parts: reports the miss rate, enables --method f1|miss-rate")
+    .option("--holdout <share>", "share of good images held back to set the threshold", numberIn(0.1, 0.9), d.holdout)
+    .option("--target-frr <rate>", "false-reject rate on good parts the NG threshold aims at", numberIn(0, 0.5), d.targetFalseRejectRate)
+    .addOption(new Option("--method <method>", "how to choose the NG threshold").choices(["false-reject", "f1", "miss-rate"]).default(d.method))
+    .option("--target-miss-rate <rate>", "with --method miss-rate: share of defective parts allowed below the threshold", numberIn(0, 1), d.targetMissRate)
+    .option("--uncertain-band <width>", "width of the UNCERTAIN band below the NG threshold (score units)", numberIn(0, 1e6), d.uncertainBand)
+    .option("--pixel-fpr <rate>", "share of good pixels allowed above the region-outline threshold", numberIn(0, 0.5), d.pixelFalsePositiveRate)
+    .option("--blur <sigma>", "Gaussian smoothing of the anomaly map, in image pixels (0 = none)", numberIn(0, 100), d.blurSigma)
+    .option("--seed <n>", "seed of the statistics/threshold split", numberIn(0, 2 ** 31, true), d.seed)
+    .option("--providers <list>", PROVIDERS_HELP, providerList)
+    .option("--threads <n>", "ONNX Runtime threads (0 = every core)", numberIn(0, 1024, true))
+    .action(async (options: CalibrateCliOptions) => {
+      if (!options.bundle) throw new CliError("--bundle DIR is required: the bundle folder to calibrate.");
+      if (!options.good) throw new CliError("--good DIR is required: a folder of images of good parts.");
+      const progress = new StageProgress();
+      const result = await calibrate({
+        bundleDir: options.bundle, goodDir: options.good, badDir: options.bad, holdout: options.holdout,
+        targetFalseRejectRate: options.targetFrr, method: options.method, targetMissRate: options.targetMissRate,
+        uncertainBand: options.uncertainBand, pixelFalsePositiveRate: options.pixelFpr, blurSigma: options.blur,
+        seed: options.seed, session: sessionSettings(options),
+        onProgress: (stage, done, total) => progress.update(stage, done, total),
+      }).finally(() => progress.stop());
+      for (const warning of result.warnings) process.stderr.write(`warning: ${warning}\n`);
+      const file = path.join(options.bundle, CALIBRATION_FILE);
+      writeFileSync(file, `${JSON.stringify(result.calibration, null, 2)}\n`);
+      writeFileSync(path.join(options.bundle, REPORT_FILE),
+        calibrationReport(result.calibration, result.goodScores, result.badScores, result.warnings));
+      const t = result.calibration.thresholds;
+      const m = result.calibration.measured as { held_back_false_reject_rate: number; miss_rate: number | null };
+      process.stderr.write(`NG threshold ${t.image_upper.toFixed(4)} (${t.method}); held-back false-reject rate ` +
+        `${(m.held_back_false_reject_rate * 100).toFixed(1)} %` +
+        (m.miss_rate === null ? "" : `, miss rate ${(m.miss_rate * 100).toFixed(1)} %`) +
+        `; report: ${path.join(options.bundle, REPORT_FILE)}\n`);
+      process.stdout.write(`${file}\n`);
+    });
+}

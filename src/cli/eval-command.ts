@@ -1,0 +1,47 @@
+// `inspector eval --bundle DIR --data DIR [--out DIR] [--save-maps]`
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+
+import { Command } from "commander";
+
+import { evaluate } from "../evaluation/evaluate.js";
+import { CliError } from "./cli-error.js";
+import { numberIn, PROVIDERS_HELP, providerList, sessionSettings, type SessionOptionValues } from "./options.js";
+import { StageProgress } from "./stage-progress.js";
+
+interface EvalCliOptions extends SessionOptionValues {
+  bundle?: string;
+  data?: string;
+  out?: string;
+  saveMaps?: boolean;
+  statisticsImages: number;
+}
+
+export function evalCommand(): Command {
+  return new Command("eval")
+    .description("measure a bundle on a data set in MVTec AD layout: image AUROC, pixel AUROC, AU-PRO up to 30 % FPR")
+    .option("--bundle <dir>", "the bundle to evaluate")
+    .option("--data <dir>", "category folder in MVTec AD layout (test/, ground_truth/, train/good)")
+    .option("--out <dir>", "folder for metrics.json (and maps/ with --save-maps)")
+    .option("--save-maps", "write every anomaly map as a float32 TIFF under OUT/maps/<defect>/<name>.tiff")
+    .option("--statistics-images <n>", "train/good images for the statistics when the bundle is not calibrated", numberIn(1, 1e6, true), 100)
+    .option("--providers <list>", PROVIDERS_HELP, providerList)
+    .option("--threads <n>", "ONNX Runtime threads (0 = every core)", numberIn(0, 1024, true))
+    .action(async (options: EvalCliOptions) => {
+      if (!options.bundle) throw new CliError("--bundle DIR is required.");
+      if (!options.data) throw new CliError("--data DIR is required: a category folder in MVTec AD layout.");
+      if (options.saveMaps && !options.out) throw new CliError("--save-maps needs --out DIR.");
+      const progress = new StageProgress();
+      const report = await evaluate({
+        bundleDir: options.bundle, dataDir: options.data, outDir: options.out, saveMaps: Boolean(options.saveMaps),
+        statisticsImages: options.statisticsImages, session: sessionSettings(options),
+        onProgress: (stage, done, total) => progress.update(stage, done, total),
+      }).finally(() => progress.stop());
+      const text = `${JSON.stringify(report, null, 2)}\n`;
+      if (options.out) {
+        mkdirSync(options.out, { recursive: true });
+        writeFileSync(path.join(options.out, "metrics.json"), text);
+      }
+      process.stdout.write(text);
+    });
+}

@@ -1,0 +1,143 @@
+// `inspector eval`: anomaly maps for every test image of an MVTec-layout data set and the
+// metrics MVTec reports, overall and per defect type (that type's images plus every good one).
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { performance } from "node:perf_hooks";
+
+import { CliError } from "../cli/cli-error.js";
+import { BundleRunner } from "../inference/bundle-runner.js";
+import type { SessionSettings } from "../inference/providers.js";
+import { listImages, readImage, readMask } from "../preprocess/image-files.js";
+import { cv } from "../preprocess/opencv.js";
+import { floatsOf } from "../preprocess/preprocess.js";
+import type { Calibration } from "../scoring/calibration-file.js";
+import { anomalyMap, imageScore } from "../scoring/scoring.js";
+import { Moments } from "../scoring/statistics.js";
+import { auPro, auroc, DEFAULT_PRO_LIMIT, type LabelledMap } from "./metrics.js";
+import { listTestImages, type TestImage } from "./mvtec-dataset.js";
+
+export interface EvaluateOptions {
+  bundleDir: string;
+  dataDir: string;
+  outDir?: string;
+  saveMaps: boolean;
+  /** Good training images used for the statistics when the bundle is not calibrated. */
+  statisticsImages: number;
+  session?: SessionSettings;
+  onProgress?: (stage: string, done: number, total: number) => void;
+}
+
+export interface MetricSet {
+  image_auroc: number;
+  pixel_auroc: number;
+  au_pro: number;
+  images: number;
+}
+
+export interface EvaluationReport {
+  overall: MetricSet;
+  per_defect: Record<string, MetricSet>;
+  bundle: string;
+  data: string;
+  statistics_from: string;
+  pro_fpr_limit: number;
+  seconds_per_image: number;
+  provider: string;
+}
+
+interface Scored extends LabelledMap {
+  image: TestImage;
+  score: number;
+  anomalous: boolean;
+  mask: Uint8Array;
+}
+
+function metricsOf(items: Scored[]): MetricSet {
+  const positives: number[] = [];
+  const negatives: number[] = [];
+  for (const item of items) (item.anomalous ? positives : negatives).push(item.score);
+  let pixelPositives = 0;
+  let pixelNegatives = 0;
+  for (const item of items) for (let i = 0; i < item.mask.length; i++) item.mask[i] ? pixelPositives++ : pixelNegatives++;
+  const pos = new Float32Array(pixelPositives);
+  const neg = new Float32Array(pixelNegatives);
+  let p = 0;
+  let n = 0;
+  for (const item of items) {
+    for (let i = 0; i < item.mask.length; i++) {
+      if (item.mask[i]) pos[p++] = item.scores[i] as number;
+      else neg[n++] = item.scores[i] as number;
+    }
+  }
+  return { image_auroc: auroc(positives, negatives), pixel_auroc: auroc(pos, neg), au_pro: auPro(items, DEFAULT_PRO_LIMIT), images: items.length };
+}
+
+/** Statistics from the data set's own train/good when the bundle carries no calibration. */
+async function statisticsFromTraining(runner: BundleRunner, dataDir: string, count: number): Promise<Calibration["scales"]> {
+  const files = listImages(path.join(dataDir, "train", "good")).slice(0, count);
+  if (files.length === 0) throw new CliError(`${runner.bundle.dir} is not calibrated and ${dataDir}/train/good has no images: calibrate the bundle first.`);
+  const moments = new Map(runner.bundle.manifest.scales.map((s) => [s, { e: new Moments(), v: new Moments() }]));
+  for (const file of files) {
+    const { outputs } = await runner.run(readImage(file));
+    for (const [scale, m] of moments) {
+      m.e.add(outputs[scale.outputs.error].data);
+      m.v.add(outputs[scale.outputs.variance].data);
+    }
+  }
+  const scales: Calibration["scales"] = {};
+  for (const [scale, m] of moments) {
+    scales[String(scale.patch_size)] = { error: { mean: m.e.mean, std: m.e.std }, variance: { mean: m.v.mean, std: m.v.std } };
+  }
+  return scales;
+}
+
+export async function evaluate(options: EvaluateOptions): Promise<EvaluationReport> {
+  const tests = listTestImages(options.dataDir);
+  const runner = await BundleRunner.open(options.bundleDir, { requireCalibration: false, session: options.session });
+  try {
+    const calibration = runner.bundle.calibration;
+    const scales = calibration?.scales ?? await statisticsFromTraining(runner, options.dataDir, options.statisticsImages);
+    const blurSigma = calibration?.scoring.blur_sigma ?? 0;
+    const scored: Scored[] = [];
+    let seconds = 0;
+    for (const [index, image] of tests.entries()) {
+      const frame = readImage(image.file);
+      const maskMat = image.maskFile ? readMask(image.maskFile) : new cv.Mat(frame.rows, frame.cols, cv.CV_8U, 0);
+      const started = performance.now();
+      const { outputs } = await runner.run(frame);
+      let map = anomalyMap(outputs, runner.bundle.manifest, scales, { roiWidth: frame.cols, roiHeight: frame.rows, blurSigma });
+      seconds += (performance.now() - started) / 1000;
+      if (map.cols !== maskMat.cols || map.rows !== maskMat.rows) map = map.resize(maskMat.rows, maskMat.cols, 0, 0, cv.INTER_LINEAR);
+      const binary = maskMat.threshold(0, 1, cv.THRESH_BINARY);
+      const labels = binary.connectedComponents(8, cv.CV_32S);
+      const regionCount = labels.minMaxLoc().maxVal;
+      const labelBytes = labels.getData();
+      const regions = new Int32Array(labelBytes.length / 4);
+      new Uint8Array(regions.buffer).set(labelBytes);
+      const mask = new Uint8Array(binary.getData());
+      if (options.saveMaps && options.outDir) {
+        const dir = path.join(options.outDir, "maps", image.defect);
+        mkdirSync(dir, { recursive: true });
+        cv.imwrite(path.join(dir, `${image.name}.tiff`), map);
+      }
+      scored.push({ image, scores: floatsOf(map), regions, regionCount, mask, score: imageScore(map), anomalous: regionCount > 0 });
+      options.onProgress?.("evaluating", index + 1, tests.length);
+    }
+    const defects = [...new Set(tests.map((t) => t.defect))].filter((d) => d !== "good");
+    const good = scored.filter((s) => s.image.defect === "good");
+    const perDefect: Record<string, MetricSet> = {};
+    for (const defect of defects) perDefect[defect] = metricsOf([...good, ...scored.filter((s) => s.image.defect === defect)]);
+    return {
+      overall: metricsOf(scored),
+      per_defect: perDefect,
+      bundle: runner.bundle.id,
+      data: path.resolve(options.dataDir),
+      statistics_from: calibration ? "calibration.json" : `${options.dataDir}/train/good (bundle not calibrated)`,
+      pro_fpr_limit: DEFAULT_PRO_LIMIT,
+      seconds_per_image: seconds / tests.length,
+      provider: runner.worker.provider,
+    };
+  } finally {
+    await runner.close();
+  }
+}
