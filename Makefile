@@ -1,9 +1,11 @@
 # The two commands: `make demo` and `make test`. Both install what is missing first.
 SHELL := /bin/bash
 PYTHON ?= /usr/bin/python3
-APT_PACKAGES := python3-torch python3-numpy python3-pil python3-matplotlib python3-pytest
+APT_PACKAGES := python3-torch python3-numpy python3-pil python3-matplotlib python3-pytest libopencv-dev
 # onnxruntime-node's postinstall fetches CUDA libraries; the CPU build ships in the package itself.
 export ONNXRUNTIME_NODE_INSTALL := skip
+# @u4/opencv4nodejs compiles against Debian's OpenCV (libopencv-dev) instead of building its own.
+export OPENCV4NODEJS_DISABLE_AUTOBUILD := 1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all setup apt test test-python test-node demo build clean
@@ -19,7 +21,7 @@ apt:
 	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
 	fi
 
-node_modules/.package-lock.json: package.json package-lock.json
+node_modules/.package-lock.json: package.json package-lock.json | apt
 	npm ci --no-audit --no-fund
 
 build: node_modules/.package-lock.json

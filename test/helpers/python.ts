@@ -35,3 +35,25 @@ export function pretrainTinyTeachers(photos: string, out: string): void {
   python(["-m", "inspector_training", "pretrain-teacher", "--images", photos, "--out", out, "--steps", "2",
     "--batch", "4", "--width", "0.125", "--descriptor-size", "16", "--eval-triplets", "8"]);
 }
+
+/** Synthetic good parts (training/inspector_training/synthetic.py). */
+export function writeSyntheticParts(folder: string, count: number, size = 96, seed = 0): void {
+  python(["-c", `from pathlib import Path; from inspector_training.synthetic import write_good_parts; ` +
+    `write_good_parts(Path(${JSON.stringify(folder)}), ${count}, ${size}, ${seed})`]);
+}
+
+/** A tiny bundle (tiny teachers, two students, one epoch) trained on synthetic parts. */
+export function makeTinyBundle(work: string, options: { mode?: "dense" | "strided"; scales?: string; size?: number; images?: number } = {}): {
+  bundle: string; good: string; teachers: string;
+} {
+  const good = path.join(work, "good");
+  const teachers = path.join(work, "teachers");
+  writeSyntheticParts(good, options.images ?? 24);
+  writeGoodImages(path.join(work, "photos"), 4, 160);
+  pretrainTinyTeachers(path.join(work, "photos"), teachers);
+  const bundle = path.join(work, "bundle");
+  python(["-m", "inspector_training", "train", "--good", good, "--out", bundle, "--teachers", teachers,
+    "--students", "2", "--epochs", "1", "--size", String(options.size ?? 64), "--mode", options.mode ?? "strided",
+    "--scales", options.scales ?? "17,33,65"]);
+  return { bundle, good, teachers };
+}
