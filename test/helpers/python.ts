@@ -57,3 +57,9 @@ export function makeTinyBundle(work: string, options: { mode?: "dense" | "stride
     "--scales", options.scales ?? "17,33,65"]);
   return { bundle, good, teachers };
 }
+
+/** A synthetic category in MVTec AD layout (train/good, test/good, test/scratch + masks). */
+export function writeSyntheticCategory(root: string, trainGood: number, testGood: number, scratches: number, size = 96): void {
+  python(["-c", `from pathlib import Path; from inspector_training.synthetic import write_mvtec_category; ` +
+    `write_mvtec_category(Path(${JSON.stringify(root)}), ${trainGood}, ${testGood}, ${scratches}, ${size})`]);
+}

@@ -31,3 +31,31 @@ def write_good_parts(folder: Path, count: int, size: int = 128, seed: int = 0) -
 if __name__ == "__main__":
     import sys
     write_good_parts(Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 20)
+
+
+def scratched_part(size: int, rng: np.random.Generator) -> tuple[Image.Image, Image.Image]:
+    """A good part with a bright scratch across it, and the scratch's mask (255 = defect)."""
+    from PIL import ImageDraw
+    part = good_part(size, rng)
+    mask = Image.new("L", (size, size), 0)
+    start = tuple(int(v) for v in rng.uniform(0.1 * size, 0.4 * size, 2))
+    end = tuple(int(v) for v in rng.uniform(0.6 * size, 0.9 * size, 2))
+    width = max(2, size // 40)
+    ImageDraw.Draw(part).line([start, end], fill=250, width=width)
+    ImageDraw.Draw(mask).line([start, end], fill=255, width=width)
+    return part, mask
+
+
+def write_mvtec_category(root: Path, train_good: int, test_good: int, scratches: int, size: int = 128, seed: int = 0) -> None:
+    """A category in MVTec AD layout: train/good, test/good, test/scratch with ground_truth masks."""
+    rng = np.random.default_rng(seed)
+    for folder, count in ((root / "train" / "good", train_good), (root / "test" / "good", test_good)):
+        folder.mkdir(parents=True, exist_ok=True)
+        for index in range(count):
+            good_part(size, rng).save(folder / f"{index:03d}.png")
+    (root / "test" / "scratch").mkdir(parents=True, exist_ok=True)
+    (root / "ground_truth" / "scratch").mkdir(parents=True, exist_ok=True)
+    for index in range(scratches):
+        part, mask = scratched_part(size, rng)
+        part.save(root / "test" / "scratch" / f"{index:03d}.png")
+        mask.save(root / "ground_truth" / "scratch" / f"{index:03d}_mask.png")

@@ -1,0 +1,96 @@
+// A bundle made by the training code in this run goes through calibrate → infer → eval, as a
+// user would run them, with real files, the real ONNX graph and real OpenCV.
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
+import { beforeAll, describe, expect, it } from "vitest";
+
+import { cv } from "../../src/preprocess/opencv.js";
+import { calibrationSchema } from "../../src/scoring/calibration-file.js";
+import { CLI, pretrainTinyTeachers, python, writeGoodImages, writeSyntheticCategory } from "../helpers/python.js";
+
+let work: string;
+let category: string;
+let bundle: string;
+
+function cli(...args: string[]) {
+  return spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8" });
+}
+
+beforeAll(() => {
+  work = mkdtempSync(path.join(tmpdir(), "inspector-roundtrip-"));
+  category = path.join(work, "part");
+  writeSyntheticCategory(category, 30, 6, 6);
+  const teachers = path.join(work, "teachers");
+  writeGoodImages(path.join(work, "photos"), 4, 160);
+  pretrainTinyTeachers(path.join(work, "photos"), teachers);
+  bundle = path.join(work, "bundle");
+  python(["-m", "inspector_training", "train", "--good", category, "--out", bundle, "--teachers", teachers,
+    "--students", "2", "--epochs", "2", "--size", "64", "--mode", "strided", "--scales", "17,33"]);
+});
+
+describe("calibrate → infer → eval", () => {
+  it("refuses too few good images, naming how many are needed", () => {
+    const run = cli("calibrate", "--bundle", bundle, "--good", path.join(category, "test", "good"));
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/found 6 good image\(s\); calibration needs at least 10/);
+  });
+
+  it("infer refuses an uncalibrated bundle", () => {
+    const run = cli("infer", "--bundle", bundle, path.join(category, "test", "good", "000.png"));
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain("not calibrated");
+  });
+
+  it("calibrates on good parts with defective samples and writes the file and report", () => {
+    const run = cli("calibrate", "--bundle", bundle, "--good", path.join(category, "train", "good"),
+      "--bad", path.join(category, "test", "scratch"), "--target-frr", "0.1");
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout.trim()).toBe(path.join(bundle, "calibration.json"));
+    const calibration = calibrationSchema.parse(JSON.parse(readFileSync(path.join(bundle, "calibration.json"), "utf8")));
+    expect(calibration.source).toMatchObject({ good_images: 30, statistics_images: 21, threshold_images: 9, bad_images: 6 });
+    expect(Object.keys(calibration.scales).sort()).toEqual(["17", "33"]);
+    expect(calibration.thresholds.pixel).toBeLessThanOrEqual(calibration.thresholds.image_upper);
+    expect(calibration.measured.miss_rate).toBeTypeOf("number");
+    const report = readFileSync(path.join(bundle, "calibration-report.html"), "utf8");
+    expect(report).toContain("<svg");
+    expect(report).toContain("defective (6)");
+  });
+
+  it("infers verdicts with heatmaps, and an ERROR line for an unreadable image", () => {
+    const out = path.join(work, "heatmaps");
+    const good = path.join(category, "test", "good", "000.png");
+    const scratched = path.join(category, "test", "scratch", "000.png");
+    const run = cli("infer", "--bundle", bundle, "--out", out, good, scratched, path.join(work, "missing.png"));
+    expect(run.status).toBe(1);
+    const lines = run.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(3);
+    for (const line of lines.slice(0, 2)) {
+      expect(["OK", "NG", "UNCERTAIN"]).toContain(line.verdict);
+      expect(line.score).toBeTypeOf("number");
+      expect(Object.keys(line.timings)).toEqual(["preprocessMs", "inferMs", "scoreMs", "heatmapMs"]);
+      expect(existsSync(line.heatmap)).toBe(true);
+      expect(cv.imread(line.heatmap).rows).toBeGreaterThan(0);
+      if (line.verdict === "NG") expect(line.regions.length).toBeGreaterThan(0);
+    }
+    expect(lines[2]).toMatchObject({ verdict: "ERROR", code: "IMAGE_UNREADABLE" });
+  });
+
+  it("evaluates on the MVTec-layout test split and saves float maps", () => {
+    const out = path.join(work, "eval");
+    const run = cli("eval", "--bundle", bundle, "--data", category, "--out", out, "--save-maps");
+    expect(run.status, run.stderr).toBe(0);
+    const metrics = JSON.parse(readFileSync(path.join(out, "metrics.json"), "utf8"));
+    for (const set of [metrics.overall, metrics.per_defect.scratch]) {
+      for (const key of ["image_auroc", "pixel_auroc", "au_pro"]) {
+        expect(set[key]).toBeGreaterThanOrEqual(0);
+        expect(set[key]).toBeLessThanOrEqual(1);
+      }
+    }
+    expect(metrics.overall.images).toBe(12);
+    const map = cv.imread(path.join(out, "maps", "scratch", "000.tiff"), cv.IMREAD_UNCHANGED);
+    expect([map.cols, map.rows, map.type]).toEqual([96, 96, cv.CV_32F]);
+  });
+});
