@@ -49,11 +49,13 @@ def descriptor_statistics(teacher: PatchNetwork, images: torch.Tensor) -> tuple[
     total = torch.zeros(teacher.config.descriptor_size, dtype=torch.float64)
     squares = torch.zeros_like(total)
     count = 0
-    for image in images:
+    progress = Progress(f"teacher statistics p={teacher.patch_size}", len(images))
+    for index, image in enumerate(images):
         out = teacher(image[None], "strided").double()
         total += out.sum((0, 2, 3))
         squares += out.pow(2).sum((0, 2, 3))
         count += out.shape[0] * out.shape[2] * out.shape[3]
+        progress.report(index + 1)
     mean = total / count
     std = (squares / count - mean.pow(2)).clamp_min(0).sqrt()
     # A channel that barely varies on good parts would turn rounding noise into huge errors.
