@@ -1,5 +1,7 @@
 // Runs the Python trainer and small Python snippets from tests.
 import { spawnSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 
 import { pythonInterpreter, TRAINING_DIR } from "../../src/training/trainer-process.js";
@@ -42,20 +44,27 @@ export function writeSyntheticParts(folder: string, count: number, size = 96, se
     `write_good_parts(Path(${JSON.stringify(folder)}), ${count}, ${size}, ${seed})`]);
 }
 
-/** A tiny bundle (tiny teachers, two students, one epoch) trained on synthetic parts. */
-export function makeTinyBundle(work: string, options: { mode?: "dense" | "strided"; scales?: string; size?: number; images?: number } = {}): {
-  bundle: string; good: string; teachers: string;
-} {
-  const good = path.join(work, "good");
+/** A fresh temporary folder holding tiny teachers (work/teachers) pre-trained on test photos. */
+export function tinyTeachersIn(prefix: string): { work: string; teachers: string } {
+  const work = mkdtempSync(path.join(tmpdir(), prefix));
   const teachers = path.join(work, "teachers");
-  writeSyntheticParts(good, options.images ?? 24);
   writeGoodImages(path.join(work, "photos"), 4, 160);
   pretrainTinyTeachers(path.join(work, "photos"), teachers);
+  return { work, teachers };
+}
+
+/** A tiny bundle (tiny teachers, two students, one epoch) trained on synthetic parts. */
+export function makeTinyBundle(prefix: string, options: { mode?: "dense" | "strided"; scales?: string; size?: number; images?: number } = {}): {
+  work: string; bundle: string; good: string; teachers: string;
+} {
+  const { work, teachers } = tinyTeachersIn(prefix);
+  const good = path.join(work, "good");
+  writeSyntheticParts(good, options.images ?? 24);
   const bundle = path.join(work, "bundle");
   python(["-m", "inspector_training", "train", "--good", good, "--out", bundle, "--teachers", teachers,
     "--students", "2", "--epochs", "1", "--size", String(options.size ?? 64), "--mode", options.mode ?? "strided",
     "--scales", options.scales ?? "17,33,65"]);
-  return { bundle, good, teachers };
+  return { work, bundle, good, teachers };
 }
 
 /** A synthetic category in MVTec AD layout (train/good, test/good, test/scratch + masks). */

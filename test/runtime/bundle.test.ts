@@ -1,6 +1,5 @@
 // Bundle loading refuses every kind of mismatch with a message naming the file and the fix.
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
 import { beforeAll, describe, expect, it } from "vitest";
@@ -28,8 +27,7 @@ function editManifest(dir: string, edit: (m: Record<string, any>) => void): void
 }
 
 beforeAll(() => {
-  work = mkdtempSync(path.join(tmpdir(), "inspector-bundle-"));
-  original = makeTinyBundle(work, { scales: "33" }).bundle;
+  ({ work, bundle: original } = makeTinyBundle("inspector-bundle-", { scales: "33" }));
 });
 
 describe("loadBundle", () => {

@@ -1,15 +1,14 @@
 // A bundle made by the training code in this run goes through calibrate → infer → eval, as a
 // user would run them, with real files, the real ONNX graph and real OpenCV.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 
 import { beforeAll, describe, expect, it } from "vitest";
 
 import { cv } from "../../src/preprocess/opencv.js";
 import { calibrationSchema } from "../../src/scoring/calibration-file.js";
-import { CLI, pretrainTinyTeachers, python, writeGoodImages, writeSyntheticCategory } from "../helpers/python.js";
+import { CLI, python, tinyTeachersIn, writeSyntheticCategory } from "../helpers/python.js";
 
 let work: string;
 let category: string;
@@ -20,12 +19,10 @@ function cli(...args: string[]) {
 }
 
 beforeAll(() => {
-  work = mkdtempSync(path.join(tmpdir(), "inspector-roundtrip-"));
+  let teachers: string;
+  ({ work, teachers } = tinyTeachersIn("inspector-roundtrip-"));
   category = path.join(work, "part");
   writeSyntheticCategory(category, 30, 6, 6);
-  const teachers = path.join(work, "teachers");
-  writeGoodImages(path.join(work, "photos"), 4, 160);
-  pretrainTinyTeachers(path.join(work, "photos"), teachers);
   bundle = path.join(work, "bundle");
   python(["-m", "inspector_training", "train", "--good", category, "--out", bundle, "--teachers", teachers,
     "--students", "2", "--epochs", "2", "--size", "64", "--mode", "strided", "--scales", "17,33"]);

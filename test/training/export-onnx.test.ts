@@ -1,13 +1,12 @@
 // The exported fused graph, run by onnxruntime-node, gives PyTorch's outputs.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 
 import * as ort from "onnxruntime-node";
 import { beforeAll, describe, expect, it } from "vitest";
 
-import { CLI, pretrainTinyTeachers, python, writeGoodImages } from "../helpers/python.js";
+import { CLI, python, tinyTeachersIn, writeGoodImages } from "../helpers/python.js";
 
 function readFloats(file: string): Float32Array {
   const bytes = readFileSync(file);
@@ -19,12 +18,9 @@ let teachers: string;
 let good: string;
 
 beforeAll(() => {
-  work = mkdtempSync(path.join(tmpdir(), "inspector-export-"));
+  ({ work, teachers } = tinyTeachersIn("inspector-export-"));
   good = path.join(work, "good");
-  teachers = path.join(work, "teachers");
   writeGoodImages(good, 5);
-  writeGoodImages(path.join(work, "photos"), 4, 160);
-  pretrainTinyTeachers(path.join(work, "photos"), teachers);
 });
 
 describe.each(["dense", "strided"])("a %s bundle made by `inspector train`", (mode) => {

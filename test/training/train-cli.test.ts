@@ -1,25 +1,21 @@
 // `inspector train` as a user runs it: Ctrl-C stops at a checkpoint, the same command resumes,
 // and a machine without PyTorch gets install instructions instead of a traceback.
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
 import { beforeAll, describe, expect, it } from "vitest";
 
-import { CLI, pretrainTinyTeachers, writeGoodImages } from "../helpers/python.js";
+import { CLI, tinyTeachersIn, writeGoodImages } from "../helpers/python.js";
 
 let work: string;
 let teachers: string;
 let good: string;
 
 beforeAll(() => {
-  work = mkdtempSync(path.join(tmpdir(), "inspector-cli-"));
+  ({ work, teachers } = tinyTeachersIn("inspector-cli-"));
   good = path.join(work, "good");
-  teachers = path.join(work, "teachers");
   writeGoodImages(good, 5);
-  writeGoodImages(path.join(work, "photos"), 4, 160);
-  pretrainTinyTeachers(path.join(work, "photos"), teachers);
 });
 
 function trainArgs(bundle: string, epochs: number): string[] {
