@@ -41,7 +41,7 @@ async function runWithProgress(subcommand: string, args: string[]): Promise<Trai
   const view = new ProgressView();
   const result = await runTrainer([subcommand, ...args], (event) => view.handle(event));
   view.stop();
-  if (result.stopped && result.exitCode === 130) {
+  if (result.exitCode === 130) { // Ctrl-C forwarded by us, or a signal sent to the trainer directly
     throw new CliError("stopped at the last checkpoint; run the same command again to resume.", 130);
   }
   if (result.error) throw new CliError(result.error.message, result.exitCode === 0 ? 1 : result.exitCode);
