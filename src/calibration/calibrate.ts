@@ -1,12 +1,14 @@
 // `inspector calibrate`: the statistics that standardise e and v, and the decision thresholds,
 // from images of good parts (and optionally defective ones). Held-back good images set the
 // threshold, so it is not fitted on the images that gave the statistics.
+import { existsSync } from "node:fs";
 import path from "node:path";
 
 import { CliError } from "../cli/cli-error.js";
 import { BundleRunner } from "../inference/bundle-runner.js";
 import type { SessionSettings } from "../inference/providers.js";
-import { listImages, readImage } from "../preprocess/image-files.js";
+import { listImages, readImage, readMask } from "../preprocess/image-files.js";
+import { cv, type Mat } from "../preprocess/opencv.js";
 import { floatsOf } from "../preprocess/preprocess.js";
 import { CALIBRATION_FORMAT, CALIBRATION_VERSION, type Calibration } from "../scoring/calibration-file.js";
 import { anomalyMap, imageScore } from "../scoring/scoring.js";
@@ -18,6 +20,8 @@ export interface CalibrateOptions {
   bundleDir: string;
   goodDir: string;
   badDir?: string;
+  /** Ground-truth masks of the defective images (<name>_mask.png or <name>.png). */
+  masksDir?: string;
   /** Share of good images held back for the threshold. */
   holdout: number;
   targetFalseRejectRate: number;
@@ -31,6 +35,7 @@ export interface CalibrateOptions {
   seed: number;
   session?: SessionSettings;
   onProgress?: (stage: string, done: number, total: number) => void;
+  onLog?: (line: string) => void;
 }
 
 export const DEFAULT_CALIBRATE_OPTIONS = {
@@ -86,6 +91,28 @@ function f1Threshold(good: number[], bad: number[]): number {
   return best.threshold;
 }
 
+/**
+ * With masks: the share of ground-truth defect pixels that the pixel threshold outlines, over all
+ * defective images — how much of each defect the reported regions cover.
+ */
+function outlinedDefectShare(maps: { map: Mat; file: string }[], masksDir: string, pixelThreshold: number): number | null {
+  let defect = 0;
+  let covered = 0;
+  for (const { map, file } of maps) {
+    const name = path.parse(file).name;
+    const candidates = [`${name}_mask.png`, `${name}.png`].map((n) => path.join(masksDir, n));
+    const maskFile = candidates.find((c) => existsSync(c));
+    if (!maskFile) throw new CliError(`${file}: no mask in ${masksDir} (expected ${path.basename(candidates[0])} or ${path.basename(candidates[1])}).`);
+    let mask = readMask(maskFile);
+    if (mask.cols !== map.cols || mask.rows !== map.rows) mask = mask.resize(map.rows, map.cols, 0, 0, cv.INTER_NEAREST);
+    const inDefect = mask.threshold(0, 255, cv.THRESH_BINARY);
+    const above = map.threshold(pixelThreshold, 255, cv.THRESH_BINARY).convertTo(cv.CV_8U);
+    defect += inDefect.countNonZero();
+    covered += inDefect.bitwiseAnd(above).countNonZero();
+  }
+  return defect > 0 ? covered / defect : null;
+}
+
 export async function calibrate(options: CalibrateOptions): Promise<CalibrationResult> {
   const good = listImages(options.goodDir, "images of good parts");
   const needed = MIN_STATISTICS_IMAGES + MIN_THRESHOLD_IMAGES;
@@ -97,6 +124,7 @@ export async function calibrate(options: CalibrateOptions): Promise<CalibrationR
   }
   const bad = options.badDir ? listImages(options.badDir, "images of defective parts") : [];
   if (options.badDir && bad.length === 0) throw new CliError(`${options.badDir}: no images of defective parts found.`);
+  if (options.masksDir && !options.badDir) throw new CliError("--masks DIR goes with --bad DIR: they are the defective images' masks.");
   if (options.method !== "false-reject" && bad.length === 0) {
     throw new CliError(`--method ${options.method} chooses the threshold against defective parts: give --bad DIR.`);
   }
@@ -111,6 +139,7 @@ export async function calibrate(options: CalibrateOptions): Promise<CalibrationR
   }
 
   const runner = await BundleRunner.open(options.bundleDir, { requireCalibration: false, session: options.session });
+  options.onLog?.(runner.describe());
   try {
     const manifest = runner.bundle.manifest;
     // Pass 1: mean and std of e and v per scale, over every output position of the statistics share.
@@ -135,6 +164,7 @@ export async function calibrate(options: CalibrateOptions): Promise<CalibrationR
     }
 
     // Pass 2: image scores (and a pixel sample) of the held-back good images; pass 3: defective ones.
+    const defectMaps: { map: Mat; file: string }[] = [];
     const scoreImages = async (files: string[], stage: string, pixels?: Subsample) => {
       const scores: number[] = [];
       for (const [index, file] of files.entries()) {
@@ -142,7 +172,8 @@ export async function calibrate(options: CalibrateOptions): Promise<CalibrationR
         const { outputs } = await runner.run(image);
         const map = anomalyMap(outputs, manifest, scales, { roiWidth: image.cols, roiHeight: image.rows, blurSigma: options.blurSigma });
         scores.push(imageScore(map));
-        pixels?.add(floatsOf(map));
+        if (pixels) pixels.add(floatsOf(map));
+        else if (options.masksDir) defectMaps.push({ map, file });
         options.onProgress?.(stage, index + 1, files.length);
       }
       return scores;
@@ -160,6 +191,7 @@ export async function calibrate(options: CalibrateOptions): Promise<CalibrationR
     if (options.method === "f1") threshold = f1Threshold(goodScores, badScores);
     if (options.method === "miss-rate") threshold = quantile(Float64Array.from(badScores).sort(), options.targetMissRate);
     const pixelThreshold = Math.min(quantile(pixels.sorted(), 1 - options.pixelFalsePositiveRate), threshold);
+    const outlined = options.masksDir ? outlinedDefectShare(defectMaps, options.masksDir, pixelThreshold) : null;
     const rate = (scores: number[], predicate: (s: number) => boolean) =>
       scores.length ? scores.filter(predicate).length / scores.length : null;
 
@@ -187,6 +219,7 @@ export async function calibrate(options: CalibrateOptions): Promise<CalibrationR
       measured: {
         held_back_false_reject_rate: rate(goodScores, (s) => s >= threshold),
         miss_rate: rate(badScores, (s) => s < threshold),
+        outlined_defect_pixels: outlined,
         false_reject_threshold: falseRejectThreshold,
         good_score_max: sortedGood[sortedGood.length - 1],
         seed: options.seed,

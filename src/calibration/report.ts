@@ -63,6 +63,7 @@ export function calibrationReport(calibration: Calibration, goodScores: number[]
     ["OK threshold", t.image_lower.toFixed(4)],
     ["pixel threshold (regions)", t.pixel.toFixed(4)],
     ["false-reject rate on held-back good parts", measured.held_back_false_reject_rate == null ? "–" : `${((measured.held_back_false_reject_rate as number) * 100).toFixed(2)} %`],
+    ["defect pixels outlined by regions", measured.outlined_defect_pixels == null ? "– (no masks given)" : `${((measured.outlined_defect_pixels as number) * 100).toFixed(1)} %`],
     ["miss rate on defective parts", measured.miss_rate == null ? "– (no defective samples given)" : `${((measured.miss_rate as number) * 100).toFixed(2)} %`],
   ];
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Calibration report</title>

@@ -17,6 +17,7 @@ interface CalibrateCliOptions extends SessionOptionValues {
   bundle?: string;
   good?: string;
   bad?: string;
+  masks?: string;
   holdout: number;
   targetFrr: number;
   method: ThresholdMethod;
@@ -34,6 +35,7 @@ export function calibrateCommand(): Command {
     .option("--bundle <dir>", "the bundle to calibrate (calibration.json and calibration-report.html are written into it)")
     .option("--good <dir>", "folder of images of good parts, as the station sees them")
     .option("--bad <dir>", "folder of images of defective parts: reports the miss rate, enables --method f1|miss-rate")
+    .option("--masks <dir>", "ground-truth masks of the --bad images: reports how much of each defect the regions outline")
     .option("--holdout <share>", "share of good images held back to set the threshold", numberIn(0.1, 0.9), d.holdout)
     .option("--target-frr <rate>", "false-reject rate on good parts the NG threshold aims at", numberIn(0, 0.5), d.targetFalseRejectRate)
     .addOption(new Option("--method <method>", "how to choose the NG threshold").choices(["false-reject", "f1", "miss-rate"]).default(d.method))
@@ -49,11 +51,12 @@ export function calibrateCommand(): Command {
       if (!options.good) throw new CliError("--good DIR is required: a folder of images of good parts.");
       const progress = new StageProgress();
       const result = await calibrate({
-        bundleDir: options.bundle, goodDir: options.good, badDir: options.bad, holdout: options.holdout,
+        bundleDir: options.bundle, goodDir: options.good, badDir: options.bad, masksDir: options.masks, holdout: options.holdout,
         targetFalseRejectRate: options.targetFrr, method: options.method, targetMissRate: options.targetMissRate,
         uncertainBand: options.uncertainBand, pixelFalsePositiveRate: options.pixelFpr, blurSigma: options.blur,
         seed: options.seed, session: sessionSettings(options),
         onProgress: (stage, done, total) => progress.update(stage, done, total),
+        onLog: (line) => progress.line(line),
       }).finally(() => progress.stop());
       for (const warning of result.warnings) process.stderr.write(`warning: ${warning}\n`);
       const file = path.join(options.bundle, CALIBRATION_FILE);

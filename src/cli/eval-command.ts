@@ -36,6 +36,7 @@ export function evalCommand(): Command {
         bundleDir: options.bundle, dataDir: options.data, outDir: options.out, saveMaps: Boolean(options.saveMaps),
         statisticsImages: options.statisticsImages, session: sessionSettings(options),
         onProgress: (stage, done, total) => progress.update(stage, done, total),
+        onLog: (line) => progress.line(line),
       }).finally(() => progress.stop());
       const text = `${JSON.stringify(report, null, 2)}\n`;
       if (options.out) {

@@ -33,7 +33,7 @@ export function inferCommand(): Command {
     .action(async (images: string[], options: InferCliOptions) => {
       if (!options.bundle) throw new CliError("--bundle DIR is required: a calibrated bundle folder.");
       const runner = await BundleRunner.open(options.bundle, { requireCalibration: true, session: sessionSettings(options) });
-      process.stderr.write(`bundle ${runner.bundle.id} on ${runner.worker.provider}\n`);
+      process.stderr.write(`${runner.describe()}\n`);
       if (options.out) mkdirSync(options.out, { recursive: true });
       let errors = 0;
       try {

@@ -25,6 +25,7 @@ export interface EvaluateOptions {
   statisticsImages: number;
   session?: SessionSettings;
   onProgress?: (stage: string, done: number, total: number) => void;
+  onLog?: (line: string) => void;
 }
 
 export interface MetricSet {
@@ -94,6 +95,7 @@ async function statisticsFromTraining(runner: BundleRunner, dataDir: string, cou
 export async function evaluate(options: EvaluateOptions): Promise<EvaluationReport> {
   const tests = listTestImages(options.dataDir);
   const runner = await BundleRunner.open(options.bundleDir, { requireCalibration: false, session: options.session });
+  options.onLog?.(runner.describe());
   try {
     const calibration = runner.bundle.calibration;
     const scales = calibration?.scales ?? await statisticsFromTraining(runner, options.dataDir, options.statisticsImages);

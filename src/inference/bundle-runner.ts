@@ -33,6 +33,12 @@ export class BundleRunner {
     return { outputs, roiImage: prepared.roiImage, preprocessMs, inferMs };
   }
 
+  /** "bundle 1a2b… on cpu (tensorrt: <why>; cuda: <why>)": the log line saying which provider runs. */
+  describe(): string {
+    const failed = this.worker.failedProviders.map((f) => `${f.provider} unavailable: ${f.error}`).join("; ");
+    return `bundle ${this.bundle.id} runs on ${this.worker.provider}${failed ? ` (${failed})` : ""}`;
+  }
+
   close(): Promise<void> {
     return this.worker.close();
   }

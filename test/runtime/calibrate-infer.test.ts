@@ -43,7 +43,7 @@ describe("calibrate → infer → eval", () => {
 
   it("calibrates on good parts with defective samples and writes the file and report", () => {
     const run = cli("calibrate", "--bundle", bundle, "--good", path.join(category, "train", "good"),
-      "--bad", path.join(category, "test", "scratch"), "--target-frr", "0.1");
+      "--bad", path.join(category, "test", "scratch"), "--masks", path.join(category, "ground_truth", "scratch"), "--target-frr", "0.1");
     expect(run.status, run.stderr).toBe(0);
     expect(run.stdout.trim()).toBe(path.join(bundle, "calibration.json"));
     const calibration = calibrationSchema.parse(JSON.parse(readFileSync(path.join(bundle, "calibration.json"), "utf8")));
@@ -51,6 +51,8 @@ describe("calibrate → infer → eval", () => {
     expect(Object.keys(calibration.scales).sort()).toEqual(["17", "33"]);
     expect(calibration.thresholds.pixel).toBeLessThanOrEqual(calibration.thresholds.image_upper);
     expect(calibration.measured.miss_rate).toBeTypeOf("number");
+    expect(calibration.measured.outlined_defect_pixels).toBeGreaterThanOrEqual(0);
+    expect(calibration.measured.outlined_defect_pixels).toBeLessThanOrEqual(1);
     const report = readFileSync(path.join(bundle, "calibration-report.html"), "utf8");
     expect(report).toContain("<svg");
     expect(report).toContain("defective (6)");
