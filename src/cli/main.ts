@@ -5,7 +5,7 @@ import { CliError } from "./cli-error.js";
 import { calibrateCommand } from "./calibrate-command.js";
 import { evalCommand } from "./eval-command.js";
 import { inferCommand } from "./infer-command.js";
-import { pretrainTeacherCommand, trainCommand } from "./train-commands.js";
+import { exportCommand, pretrainTeacherCommand, trainCommand } from "./train-commands.js";
 
 export function program(): Command {
   const root = new Command("inspector")
@@ -14,6 +14,7 @@ export function program(): Command {
     .exitOverride();
   root.addCommand(trainCommand());
   root.addCommand(pretrainTeacherCommand());
+  root.addCommand(exportCommand());
   root.addCommand(calibrateCommand());
   root.addCommand(evalCommand());
   root.addCommand(inferCommand());

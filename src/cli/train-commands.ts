@@ -96,6 +96,28 @@ const PRETRAIN_OPTIONS: PassThrough[] = [
   { flag: "--skip-corrupt", help: "skip unreadable images instead of stopping", boolean: true },
 ];
 
+const EXPORT_OPTIONS: PassThrough[] = [
+  { flag: "--bundle <dir>", help: "a bundle trained on this machine (its training/ folder holds the weights)" },
+  { flag: "--out <dir>", help: "the new bundle folder" },
+  { flag: "--mode <mode>", help: "dense (a score per pixel) or strided (cheaper, upsampled)" },
+  { flag: "--scales <list>", help: "a subset of the bundle's patch sizes (default: all)" },
+  { flag: "--opset <n>", help: "ONNX opset (10 or later)", defaultValue: "13" },
+];
+
+export function exportCommand(): Command {
+  const command = new Command("export")
+    .description("re-export a trained bundle as dense or strided, or with fewer scales, without retraining");
+  addPassThrough(command, EXPORT_OPTIONS);
+  command.action(async (options: Record<string, unknown>) => {
+    for (const required of ["bundle", "out", "mode"]) {
+      if (!options[required]) throw new CliError(`--${required} is required (see --help).`);
+    }
+    const done = await runWithProgress("export", toTrainerArgs(options, EXPORT_OPTIONS));
+    process.stdout.write(`${String(done.path)}\n`);
+  });
+  return command;
+}
+
 export function trainCommand(): Command {
   const command = new Command("train")
     .description("train students on good parts and export a model bundle (ONNX + manifest.json)");

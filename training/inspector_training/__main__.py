@@ -84,6 +84,13 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--threads", type=int, default=0)
     train.add_argument("--skip-corrupt", action="store_true")
 
+    exp = commands.add_parser("export", help="re-export a trained bundle in another mode or with fewer scales")
+    exp.add_argument("--bundle", required=True, help="a bundle trained on this machine (with its training/ folder)")
+    exp.add_argument("--out", required=True, help="the new bundle folder")
+    exp.add_argument("--mode", choices=["dense", "strided"], required=True)
+    exp.add_argument("--scales", type=scales, default=None, help="a subset of the bundle's scales (default: all)")
+    exp.add_argument("--opset", type=int, default=13)
+
     ref = commands.add_parser("reference", help="write PyTorch reference outputs of a bundle (for tests)")
     ref.add_argument("--bundle", required=True)
     ref.add_argument("--out", required=True)
@@ -100,6 +107,12 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "train":
             from . import students
             students.run(args)
+        elif args.command == "export":
+            from pathlib import Path
+            from .export import reexport
+            from .progress import emit as emit_event
+            manifest = reexport(Path(args.bundle), Path(args.out), args.mode, args.scales, args.opset)
+            emit_event("done", path=str(Path(args.out)), manifest=str(manifest))
         else:
             from pathlib import Path
             from .export import write_reference

@@ -95,3 +95,33 @@ def write_reference(bundle: Path, out: Path, seed: int = 0) -> None:
         tensor.numpy().astype("<f4").tofile(out / f"{name}.bin")
         index["outputs"][name] = {"file": f"{name}.bin", "shape": list(tensor.shape)}
     (out / "reference.json").write_text(json.dumps(index, indent=2) + "\n")
+
+
+def reexport(source: Path, out: Path, mode: str, scales: list[int] | None, opset: int) -> Path:
+    """A new bundle from a trained one's weights: another mode (dense/strided) or a subset of its
+    scales, without retraining — the same students evaluated differently."""
+    from . import checkpoints
+    from .fused import FusedModel
+    fused_file = source / "training" / "fused.pt"
+    if not fused_file.is_file():
+        raise UserError("NO_TRAINING_STATE", f"{fused_file}: missing. Re-exporting needs the bundle's training/ folder, "
+                        "which stays on the machine that trained it.")
+    manifest = json.loads((source / MANIFEST_FILE).read_text())
+    state = checkpoints.load(fused_file)
+    model = FusedModel.from_state(state)
+    available = model.patch_sizes
+    chosen = scales or available
+    missing = [p for p in chosen if p not in available]
+    if missing:
+        raise UserError("SCALE_NOT_TRAINED", f"{source} has students for p={','.join(map(str, available))}, not "
+                        f"p={','.join(map(str, missing))}. Train those scales first.")
+    heads = {p: model.heads[str(p)] for p in chosen}
+    subset = FusedModel(heads, mode)  # type: ignore[arg-type]
+    if out.resolve() == source.resolve():
+        raise UserError("SAME_FOLDER", "--out must be a new folder: the source bundle keeps its own graph.")
+    training = {**manifest["training"], "exported_from": {"bundle": str(source), "mode": manifest["mode"],
+                                                         "scales": available}}
+    (out / "training").mkdir(parents=True, exist_ok=True)
+    checkpoints.save(subset.state(), out / "training" / "fused.pt", 0)
+    size = manifest["input"]["shape"][2]
+    return export_bundle(subset, out, size, manifest["input"]["colour"], training, opset)

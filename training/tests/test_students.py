@@ -106,3 +106,20 @@ def test_no_disk_space_is_reported(tmp_path, good_images, tiny_teachers, capsys,
     monkeypatch.setattr(shutil, "disk_usage", lambda _path: usage(10 << 30, 10 << 30, 1 << 20))
     assert train(good_images, tmp_path / "b", tiny_teachers, "--scales", "33") == 2
     assert "MiB free" in capsys.readouterr().err
+
+
+def test_reexport_changes_mode_and_scales_without_retraining(tmp_path, good_images, tiny_teachers, capsys):
+    source = tmp_path / "strided"
+    assert train(good_images, source, tiny_teachers, "--scales", "33,65", "--mode", "strided") == 0
+    dense = tmp_path / "dense33"
+    assert main(["export", "--bundle", str(source), "--out", str(dense), "--mode", "dense", "--scales", "33"]) == 0
+    manifest = json.loads((dense / "manifest.json").read_text())
+    assert manifest["mode"] == "dense" and [s["patch_size"] for s in manifest["scales"]] == [33]
+    assert manifest["scales"][0]["output_shape"] == [1, 1, 40, 40]
+    assert manifest["training"]["exported_from"]["mode"] == "strided"
+    a = FusedModel.from_state(torch.load(source / "training" / "fused.pt"))
+    b = FusedModel.from_state(torch.load(dense / "training" / "fused.pt"))
+    assert torch.equal(a.heads["33"].students[0].convs[0].weight, b.heads["33"].students[0].convs[0].weight)
+    capsys.readouterr()
+    assert main(["export", "--bundle", str(source), "--out", str(tmp_path / "x"), "--mode", "dense", "--scales", "17"]) == 2
+    assert "not p=17" in capsys.readouterr().err
