@@ -60,6 +60,7 @@ const TRAIN_OPTIONS: PassThrough[] = [
   { flag: "--mode <mode>", help: "exported evaluation: dense (a score per pixel) or strided (cheaper, upsampled)",
     defaultValue: "dense" },
   { flag: "--batch <n>", help: "images per step", defaultValue: "1" },
+  { flag: "--crop <px>", help: "train on a random crop×crop window of each image per step (0 = whole image)", defaultValue: "0" },
   { flag: "--lr <rate>", help: "Adam learning rate", defaultValue: "1e-4" },
   { flag: "--weight-decay <w>", help: "Adam weight decay", defaultValue: "1e-5" },
   { flag: "--colour <mode>", help: "auto (gray when every image is grayscale), gray or rgb", defaultValue: "auto" },

@@ -74,6 +74,7 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--size", type=positive_int, default=256, help="model input side (images are resized)")
     train.add_argument("--mode", choices=["dense", "strided"], default="dense", help="exported evaluation mode")
     train.add_argument("--batch", type=positive_int, default=1)
+    train.add_argument("--crop", type=int, default=0, help="train on a random crop×crop window per step (0 = whole image)")
     train.add_argument("--lr", type=float, default=1e-4)
     train.add_argument("--weight-decay", type=float, default=1e-5)
     train.add_argument("--colour", choices=["auto", "gray", "rgb"], default="auto")

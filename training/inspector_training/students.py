@@ -63,13 +63,27 @@ def descriptor_statistics(teacher: PatchNetwork, images: torch.Tensor) -> tuple[
     return mean.float(), std.clamp_min(floor).float()
 
 
+def training_window(teacher: PatchNetwork, batch: torch.Tensor, crop: int, rng: random.Random) -> torch.Tensor:
+    """The padded image from a random offset: a sub-stride shift (the strided network then sees
+    other dense positions), and with `crop` > 0 a random crop×crop window of output pixels (for
+    p=17, which has no pooling, a whole image per step is costly)."""
+    padded = teacher.pad(batch)
+    side = batch.shape[-1]
+    if crop <= 0 or crop >= side:
+        dy, dx = rng.randrange(teacher.stride), rng.randrange(teacher.stride)
+        return padded[:, :, dy:, dx:]
+    y, x = rng.randrange(side - crop + 1), rng.randrange(side - crop + 1)
+    extent = crop + teacher.patch_size - 1
+    return padded[:, :, y:y + extent, x:x + extent]
+
+
 def train_scale(args: Namespace, patch_size: int, images: torch.Tensor, stop: StopFlag,
                 state_dir: Path) -> ScaleHead:
     teacher, _ = load_teacher(teacher_path(Path(args.teachers), patch_size), patch_size)
     teacher.requires_grad_(False)
     config = teacher.config
     checkpoint_file = state_dir / f"students_p{patch_size}.pt"
-    settings = {"students": args.students, "epochs": args.epochs, "size": args.size, "batch": args.batch,
+    settings = {"students": args.students, "epochs": args.epochs, "size": args.size, "batch": args.batch, "crop": args.crop,
                 "lr": args.lr, "weight_decay": args.weight_decay, "seed": args.seed}
     torch.manual_seed(args.seed * 1000 + patch_size)
     students = [PatchNetwork(config) for _ in range(args.students)]
@@ -108,8 +122,7 @@ def train_scale(args: Namespace, patch_size: int, images: torch.Tensor, stop: St
             if stop.requested:
                 break  # an interrupted epoch is redone on resume: only whole epochs are saved
             batch = images[order[step * args.batch:(step + 1) * args.batch]]
-            dy, dx = rng.randrange(stride), rng.randrange(stride)
-            window = teacher.pad(batch)[:, :, dy:, dx:]
+            window = training_window(teacher, batch, args.crop, rng)
             with torch.no_grad():
                 target = method.normalise_teacher(teacher.strided_padded(window), mean, std)
             for student, optimiser in zip(students, optimisers):
@@ -171,7 +184,7 @@ def run(args: Namespace) -> None:
     model = FusedModel(heads, args.mode)
     checkpoints.save(model.state(), state_dir / "fused.pt", 0)
     dataset = {"path": str(good.resolve()), "images": len(kept), "fingerprint": fingerprint(kept, good)}
-    training = {"students": args.students, "epochs": args.epochs, "batch": args.batch, "lr": args.lr,
+    training = {"students": args.students, "epochs": args.epochs, "batch": args.batch, "crop": args.crop, "lr": args.lr,
                 "weight_decay": args.weight_decay, "seed": args.seed, "strided_training": True,
                 "seconds": round(time.monotonic() - started, 1), "threads": torch.get_num_threads(),
                 "torch": torch.__version__, "dataset": dataset,

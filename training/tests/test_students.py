@@ -123,3 +123,17 @@ def test_reexport_changes_mode_and_scales_without_retraining(tmp_path, good_imag
     capsys.readouterr()
     assert main(["export", "--bundle", str(source), "--out", str(tmp_path / "x"), "--mode", "dense", "--scales", "17"]) == 2
     assert "not p=17" in capsys.readouterr().err
+
+
+def test_training_window_offsets_and_crops():
+    import random
+    from inspector_training.networks import NetworkConfig, PatchNetwork
+    from inspector_training.students import training_window
+    teacher = PatchNetwork(NetworkConfig(33, width=0.125, descriptor_size=8))
+    batch = torch.zeros(1, 3, 40, 40)
+    rng = random.Random(0)
+    whole = training_window(teacher, batch, 0, rng)
+    assert 40 + 32 - 3 <= whole.shape[-1] <= 40 + 32  # a sub-stride shift of at most stride-1
+    cropped = training_window(teacher, batch, 16, rng)
+    assert cropped.shape[-2:] == (16 + 32, 16 + 32)
+    assert teacher.strided_padded(cropped).shape[-1] == 4  # 16 output pixels at stride 4
