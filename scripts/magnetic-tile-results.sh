@@ -9,7 +9,7 @@ bundle=${1:?usage: $0 BUNDLE [OUT]}
 out=${2:-results/$(basename "$bundle")}
 data=../shared/datasets/magnetic-tile
 [ -d "$data" ] || { echo "skipped: $data is not here (see ../shared/datasets/README.md)"; exit 0; }
-mode=$(node -e "console.log(require('./$bundle/manifest.json').mode)" 2>/dev/null || node -e "console.log(JSON.parse(require('fs').readFileSync('$bundle/manifest.json','utf8')).mode)")
+mode=$(node -p "JSON.parse(require('fs').readFileSync('$bundle/manifest.json', 'utf8')).mode")
 other=$([ "$mode" = dense ] && echo strided || echo dense)
 node bin/inspector.js export --bundle "$bundle" --out "$bundle-$other" --mode "$other" >/dev/null
 for variant in "$bundle" "$bundle-$other"; do
