@@ -109,29 +109,28 @@ def pretrain_scale(args: Namespace, patch_size: int, photos: list, held_photos: 
     step, elapsed = 0, 0.0
     checkpoint_file = run_dir / "checkpoint.pt"
     final_file = teacher_path(out, patch_size)
+    def require_same_config(found: dict, source: Path) -> None:
+        if found != config.to_dict():
+            raise UserError("RESUME_MISMATCH", f"{source}: made with {found}, this run asks for {config.to_dict()}. "
+                            f"Use the same settings, or delete {source} (and {run_dir}) to start over.")
+
     if checkpoint_file.exists():
         state = checkpoints.load(checkpoint_file)
-        if state["config"] != config.to_dict():
-            raise UserError("RESUME_MISMATCH", f"{checkpoint_file}: made with {state['config']}, this run asks for "
-                            f"{config.to_dict()}. Use the same settings, or delete {run_dir} to start over.")
+        require_same_config(state["config"], checkpoint_file)
         network.load_state_dict(state["state_dict"])
         projection.load_state_dict(state["projection"])
         optimiser.load_state_dict(state["optimiser"])
-        step, elapsed = state["step"], state["elapsed"]
-        random.seed(args.seed + step)
-        torch.manual_seed(args.seed + step)
-        emit("resumed", patch_size=patch_size, step=step, source=str(checkpoint_file))
+        step, elapsed, source, fresh = state["step"], state["elapsed"], checkpoint_file, False
     elif final_file.exists():
         # A committed teacher carries weights but no optimiser state: continue from it.
         _, blob = load_teacher(final_file, patch_size)
-        if blob["config"] != config.to_dict():
-            raise UserError("RESUME_MISMATCH", f"{final_file}: made with {blob['config']}; this run asks for "
-                            f"{config.to_dict()}. Use the same settings or another --out.")
+        require_same_config(blob["config"], final_file)
         network.load_state_dict(blob["state_dict"])
-        step, elapsed = blob["step"], blob["settings"].get("seconds", 0.0)
+        step, elapsed, source, fresh = blob["step"], blob["settings"].get("seconds", 0.0), final_file, True
+    if step:
         random.seed(args.seed + step)
         torch.manual_seed(args.seed + step)
-        emit("resumed", patch_size=patch_size, step=step, source=str(final_file), optimiser="fresh")
+        emit("resumed", patch_size=patch_size, step=step, source=str(source), optimiser="fresh" if fresh else "restored")
 
     sampler = PatchSampler(photos, patch_size, seed=args.seed + patch_size + step)
     losses_file = run_dir / "losses.csv"
