@@ -6,6 +6,8 @@ APT_PACKAGES := python3-torch python3-numpy python3-pil python3-matplotlib pytho
 export ONNXRUNTIME_NODE_INSTALL := skip
 # @u4/opencv4nodejs compiles against Debian's OpenCV (libopencv-dev) instead of building its own.
 export OPENCV4NODEJS_DISABLE_AUTOBUILD := 1
+# node-gyp compiles the addon on every core (it uses one by default).
+export JOBS := max
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all setup apt test test-python test-node demo build clean
