@@ -105,43 +105,42 @@ const EXPORT_OPTIONS: PassThrough[] = [
   { flag: "--opset <n>", help: "ONNX opset (10 or later)", defaultValue: "13" },
 ];
 
-export function exportCommand(): Command {
-  const command = new Command("export")
-    .description("re-export a trained bundle as dense or strided, or with fewer scales, without retraining");
-  addPassThrough(command, EXPORT_OPTIONS);
+/** A command that checks its required options, runs one trainer subcommand and prints the folder it wrote. */
+function trainerCommand(name: string, description: string, specs: PassThrough[],
+  checkRequired: (options: Record<string, unknown>) => void): Command {
+  const command = new Command(name).description(description);
+  addPassThrough(command, specs);
   command.action(async (options: Record<string, unknown>) => {
-    for (const required of ["bundle", "out", "mode"]) {
-      if (!options[required]) throw new CliError(`--${required} is required (see --help).`);
-    }
-    const done = await runWithProgress("export", toTrainerArgs(options, EXPORT_OPTIONS));
+    checkRequired(options);
+    const done = await runWithProgress(name, toTrainerArgs(options, specs));
     process.stdout.write(`${String(done.path)}\n`);
   });
   return command;
+}
+
+export function exportCommand(): Command {
+  return trainerCommand("export", "re-export a trained bundle as dense or strided, or with fewer scales, without retraining",
+    EXPORT_OPTIONS, (options) => {
+      for (const required of ["bundle", "out", "mode"]) {
+        if (!options[required]) throw new CliError(`--${required} is required (see --help).`);
+      }
+    });
 }
 
 export function trainCommand(): Command {
-  const command = new Command("train")
-    .description("train students on good parts and export a model bundle (ONNX + manifest.json)");
-  addPassThrough(command, TRAIN_OPTIONS);
-  command.action(async (options: Record<string, unknown>) => {
-    if (!options.good) throw new CliError("--good DIR is required: a folder of images of good parts.");
-    if (!options.out) throw new CliError("--out DIR is required: the bundle folder to write, e.g. models/NAME.");
-    const done = await runWithProgress("train", toTrainerArgs(options, TRAIN_OPTIONS));
-    process.stdout.write(`${String(done.path)}\n`);
-  });
-  return command;
+  return trainerCommand("train", "train students on good parts and export a model bundle (ONNX + manifest.json)",
+    TRAIN_OPTIONS, (options) => {
+      if (!options.good) throw new CliError("--good DIR is required: a folder of images of good parts.");
+      if (!options.out) throw new CliError("--out DIR is required: the bundle folder to write, e.g. models/NAME.");
+    });
 }
 
 export function pretrainTeacherCommand(): Command {
-  const command = new Command("pretrain-teacher")
-    .description("pre-train teacher networks on natural photographs (self-supervised, or distilled from ResNet-18)");
-  addPassThrough(command, PRETRAIN_OPTIONS);
-  command.action(async (options: Record<string, unknown>) => {
-    if (!options.images && !options.imageList) {
-      throw new CliError("give --images DIR or --image-list FILE (e.g. models/teachers/photos.txt).");
-    }
-    const done = await runWithProgress("pretrain-teacher", toTrainerArgs(options, PRETRAIN_OPTIONS));
-    process.stdout.write(`${String(done.path)}\n`);
-  });
-  return command;
+  return trainerCommand("pretrain-teacher",
+    "pre-train teacher networks on natural photographs (self-supervised, or distilled from ResNet-18)",
+    PRETRAIN_OPTIONS, (options) => {
+      if (!options.images && !options.imageList) {
+        throw new CliError("give --images DIR or --image-list FILE (e.g. models/teachers/photos.txt).");
+      }
+    });
 }
