@@ -98,7 +98,7 @@ const PRETRAIN_OPTIONS: PassThrough[] = [
 ];
 
 const EXPORT_OPTIONS: PassThrough[] = [
-  { flag: "--bundle <dir>", help: "a bundle trained on this machine (its training/ folder holds the weights)" },
+  { flag: "--bundle <dir>", help: "a bundle trained on this machine (its training/ folder holds the weights); repeat to fuse the scales of several", repeatable: true },
   { flag: "--out <dir>", help: "the new bundle folder" },
   { flag: "--mode <mode>", help: "dense (a score per pixel) or strided (cheaper, upsampled)" },
   { flag: "--scales <list>", help: "a subset of the bundle's patch sizes (default: all)" },
@@ -119,7 +119,7 @@ function trainerCommand(name: string, description: string, specs: PassThrough[],
 }
 
 export function exportCommand(): Command {
-  return trainerCommand("export", "re-export a trained bundle as dense or strided, or with fewer scales, without retraining",
+  return trainerCommand("export", "re-export trained bundles as dense or strided, with fewer scales, or fused into one, without retraining",
     EXPORT_OPTIONS, (options) => {
       for (const required of ["bundle", "out", "mode"]) {
         if (!options[required]) throw new CliError(`--${required} is required (see --help).`);

@@ -86,7 +86,8 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--skip-corrupt", action="store_true")
 
     exp = commands.add_parser("export", help="re-export a trained bundle in another mode or with fewer scales")
-    exp.add_argument("--bundle", required=True, help="a bundle trained on this machine (with its training/ folder)")
+    exp.add_argument("--bundle", required=True, action="append",
+                     help="a bundle trained on this machine (with its training/ folder); repeat to fuse several")
     exp.add_argument("--out", required=True, help="the new bundle folder")
     exp.add_argument("--mode", choices=["dense", "strided"], required=True)
     exp.add_argument("--scales", type=scales, default=None, help="a subset of the bundle's scales (default: all)")
@@ -112,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             from pathlib import Path
             from .export import reexport
             from .progress import emit as emit_event
-            manifest = reexport(Path(args.bundle), Path(args.out), args.mode, args.scales, args.opset)
+            manifest = reexport([Path(b) for b in args.bundle], Path(args.out), args.mode, args.scales, args.opset)
             emit_event("done", path=str(Path(args.out)), manifest=str(manifest))
         else:
             from pathlib import Path

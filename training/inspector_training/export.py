@@ -97,31 +97,41 @@ def write_reference(bundle: Path, out: Path, seed: int = 0) -> None:
     (out / "reference.json").write_text(json.dumps(index, indent=2) + "\n")
 
 
-def reexport(source: Path, out: Path, mode: str, scales: list[int] | None, opset: int) -> Path:
-    """A new bundle from a trained one's weights: another mode (dense/strided) or a subset of its
-    scales, without retraining — the same students evaluated differently."""
+def reexport(sources: list[Path], out: Path, mode: str, scales: list[int] | None, opset: int) -> Path:
+    """A new bundle from trained ones' weights: another mode (dense/strided), a subset of the scales,
+    or the scales of several bundles fused into one graph (trained separately, on the same images
+    and input size) — the same students evaluated differently, without retraining."""
     from . import checkpoints
     from .fused import FusedModel
-    fused_file = source / "training" / "fused.pt"
-    if not fused_file.is_file():
-        raise UserError("NO_TRAINING_STATE", f"{fused_file}: missing. Re-exporting needs the bundle's training/ folder, "
-                        "which stays on the machine that trained it.")
-    manifest = json.loads((source / MANIFEST_FILE).read_text())
-    state = checkpoints.load(fused_file)
-    model = FusedModel.from_state(state)
-    available = model.patch_sizes
-    chosen = scales or available
-    missing = [p for p in chosen if p not in available]
+    heads: dict = {}
+    manifests = []
+    for source in sources:
+        fused_file = source / "training" / "fused.pt"
+        if not fused_file.is_file():
+            raise UserError("NO_TRAINING_STATE", f"{fused_file}: missing. Re-exporting needs the bundle's training/ "
+                            "folder, which stays on the machine that trained it.")
+        if out.resolve() == source.resolve():
+            raise UserError("SAME_FOLDER", "--out must be a new folder: a source bundle keeps its own graph.")
+        manifest = json.loads((source / MANIFEST_FILE).read_text())
+        if manifests and (manifest["input"]["shape"] != manifests[0]["input"]["shape"]
+                          or manifest["input"]["colour"] != manifests[0]["input"]["colour"]):
+            raise UserError("BUNDLES_DIFFER", f"{source}: input {manifest['input']['shape']} {manifest['input']['colour']} "
+                            f"differs from {sources[0]}'s; only bundles with the same input can be fused.")
+        manifests.append(manifest)
+        model = FusedModel.from_state(checkpoints.load(fused_file))
+        for p in model.patch_sizes:
+            heads.setdefault(p, model.heads[str(p)])
+    chosen = scales or sorted(heads)
+    missing = [p for p in chosen if p not in heads]
     if missing:
-        raise UserError("SCALE_NOT_TRAINED", f"{source} has students for p={','.join(map(str, available))}, not "
-                        f"p={','.join(map(str, missing))}. Train those scales first.")
-    heads = {p: model.heads[str(p)] for p in chosen}
-    subset = FusedModel(heads, mode)  # type: ignore[arg-type]
-    if out.resolve() == source.resolve():
-        raise UserError("SAME_FOLDER", "--out must be a new folder: the source bundle keeps its own graph.")
-    training = {**manifest["training"], "exported_from": {"bundle": str(source), "mode": manifest["mode"],
-                                                         "scales": available}}
+        raise UserError("SCALE_NOT_TRAINED", f"{', '.join(map(str, sources))} hold students for "
+                        f"p={','.join(map(str, sorted(heads)))}, not p={','.join(map(str, missing))}. Train those scales first.")
+    subset = FusedModel({p: heads[p] for p in chosen}, mode)  # type: ignore[arg-type]
+    origin = [{"bundle": str(s), "mode": m["mode"], "scales": [x["patch_size"] for x in m["scales"]]}
+              for s, m in zip(sources, manifests)]
+    training = {**manifests[0]["training"], "exported_from": origin if len(origin) > 1 else origin[0]}
+    if len(manifests) > 1:
+        training["fused_trainings"] = [m["training"] for m in manifests]
     (out / "training").mkdir(parents=True, exist_ok=True)
     checkpoints.save(subset.state(), out / "training" / "fused.pt", 0)
-    size = manifest["input"]["shape"][2]
-    return export_bundle(subset, out, size, manifest["input"]["colour"], training, opset)
+    return export_bundle(subset, out, manifests[0]["input"]["shape"][2], manifests[0]["input"]["colour"], training, opset)

@@ -137,3 +137,20 @@ def test_training_window_offsets_and_crops():
     cropped = training_window(teacher, batch, 16, rng)
     assert cropped.shape[-2:] == (16 + 32, 16 + 32)
     assert teacher.strided_padded(cropped).shape[-1] == 4  # 16 output pixels at stride 4
+
+
+def test_reexport_fuses_scales_trained_separately(tmp_path, good_images, tiny_teachers, capsys):
+    a, b = tmp_path / "p33", tmp_path / "p65"
+    assert train(good_images, a, tiny_teachers, "--scales", "33", "--mode", "strided") == 0
+    assert train(good_images, b, tiny_teachers, "--scales", "65", "--mode", "strided") == 0
+    fused = tmp_path / "fused"
+    assert main(["export", "--bundle", str(a), "--bundle", str(b), "--out", str(fused), "--mode", "strided"]) == 0
+    manifest = json.loads((fused / "manifest.json").read_text())
+    assert [s["patch_size"] for s in manifest["scales"]] == [33, 65]
+    assert len(manifest["training"]["exported_from"]) == 2
+    other_size = tmp_path / "p33-48"
+    assert main(["train", "--good", str(good_images), "--out", str(other_size), "--teachers", str(tiny_teachers),
+                 "--students", "2", "--epochs", "1", "--size", "48", "--scales", "65"]) == 0
+    capsys.readouterr()
+    assert main(["export", "--bundle", str(a), "--bundle", str(other_size), "--out", str(tmp_path / "x"), "--mode", "dense"]) == 2
+    assert "only bundles with the same input can be fused" in capsys.readouterr().err
