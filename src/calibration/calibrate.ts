@@ -12,7 +12,8 @@ import { cv, type Mat } from "../preprocess/opencv.js";
 import { floatsOf } from "../preprocess/preprocess.js";
 import { CALIBRATION_FORMAT, CALIBRATION_VERSION, type Calibration } from "../scoring/calibration-file.js";
 import { anomalyMap, imageScore } from "../scoring/scoring.js";
-import { Moments, quantile, Subsample } from "../scoring/statistics.js";
+import { quantile, Subsample } from "../scoring/statistics.js";
+import { scaleStatistics } from "./scale-statistics.js";
 
 export type ThresholdMethod = "false-reject" | "f1" | "miss-rate";
 
@@ -142,26 +143,7 @@ export async function calibrate(options: CalibrateOptions): Promise<CalibrationR
   options.onLog?.(runner.describe());
   try {
     const manifest = runner.bundle.manifest;
-    // Pass 1: mean and std of e and v per scale, over every output position of the statistics share.
-    const moments = new Map(manifest.scales.map((s) => [s.patch_size, { error: new Moments(), variance: new Moments() }]));
-    for (const [index, file] of statisticsImages.entries()) {
-      const { outputs } = await runner.run(readImage(file));
-      for (const scale of manifest.scales) {
-        moments.get(scale.patch_size)!.error.add(outputs[scale.outputs.error].data);
-        moments.get(scale.patch_size)!.variance.add(outputs[scale.outputs.variance].data);
-      }
-      options.onProgress?.("statistics", index + 1, statisticsImages.length);
-    }
-    const scales: Calibration["scales"] = {};
-    for (const [patch, m] of moments) {
-      for (const [name, value] of [["error", m.error], ["variance", m.variance]] as const) {
-        if (!(value.std > 0) || !Number.isFinite(value.mean)) {
-          throw new CliError(`p=${patch}: the ${name} maps are degenerate on these images (std ${value.std}). ` +
-            "The bundle's students may be untrained or the images blank: check both, then retrain or recalibrate.");
-        }
-      }
-      scales[String(patch)] = { error: { mean: m.error.mean, std: m.error.std }, variance: { mean: m.variance.mean, std: m.variance.std } };
-    }
+    const scales = await scaleStatistics(runner, statisticsImages, (done, total) => options.onProgress?.("statistics", done, total));
 
     // Pass 2: image scores (and a pixel sample) of the held-back good images; pass 3: defective ones.
     const defectMaps: { map: Mat; file: string }[] = [];

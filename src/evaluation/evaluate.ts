@@ -5,6 +5,7 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 
 import { CliError } from "../cli/cli-error.js";
+import { scaleStatistics } from "../calibration/scale-statistics.js";
 import { BundleRunner } from "../inference/bundle-runner.js";
 import type { SessionSettings } from "../inference/providers.js";
 import { listImages, readImage, readMask } from "../preprocess/image-files.js";
@@ -12,7 +13,6 @@ import { cv } from "../preprocess/opencv.js";
 import { floatsOf } from "../preprocess/preprocess.js";
 import type { Calibration } from "../scoring/calibration-file.js";
 import { anomalyMap, imageScore } from "../scoring/scoring.js";
-import { Moments } from "../scoring/statistics.js";
 import { auPro, auroc, DEFAULT_PRO_LIMIT, type LabelledMap } from "./metrics.js";
 import { listTestImages, type TestImage } from "./mvtec-dataset.js";
 
@@ -77,19 +77,7 @@ function metricsOf(items: Scored[]): MetricSet {
 async function statisticsFromTraining(runner: BundleRunner, dataDir: string, count: number): Promise<Calibration["scales"]> {
   const files = listImages(path.join(dataDir, "train", "good")).slice(0, count);
   if (files.length === 0) throw new CliError(`${runner.bundle.dir} is not calibrated and ${dataDir}/train/good has no images: calibrate the bundle first.`);
-  const moments = new Map(runner.bundle.manifest.scales.map((s) => [s, { e: new Moments(), v: new Moments() }]));
-  for (const file of files) {
-    const { outputs } = await runner.run(readImage(file));
-    for (const [scale, m] of moments) {
-      m.e.add(outputs[scale.outputs.error].data);
-      m.v.add(outputs[scale.outputs.variance].data);
-    }
-  }
-  const scales: Calibration["scales"] = {};
-  for (const [scale, m] of moments) {
-    scales[String(scale.patch_size)] = { error: { mean: m.e.mean, std: m.e.std }, variance: { mean: m.v.mean, std: m.v.std } };
-  }
-  return scales;
+  return scaleStatistics(runner, files);
 }
 
 export async function evaluate(options: EvaluateOptions): Promise<EvaluationReport> {

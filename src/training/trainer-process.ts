@@ -8,7 +8,7 @@ import path from "node:path";
 
 import { CliError } from "../cli/cli-error.js";
 
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const TRAINING_DIR = path.join(REPO_ROOT, "training");
 
 export interface TrainerEvent {

@@ -53,6 +53,14 @@ export function tinyTeachersIn(prefix: string): { work: string; teachers: string
   return { work, teachers };
 }
 
+/** Tiny teachers plus `work/good`, five textured good images: the setup of the training tests. */
+export function tinyTrainingSetup(prefix: string): { work: string; teachers: string; good: string } {
+  const { work, teachers } = tinyTeachersIn(prefix);
+  const good = path.join(work, "good");
+  writeGoodImages(good, 5);
+  return { work, teachers, good };
+}
+
 /** A tiny bundle (tiny teachers, two students, one epoch) trained on synthetic parts. */
 export function makeTinyBundle(prefix: string, options: { mode?: "dense" | "strided"; scales?: string; size?: number; images?: number } = {}): {
   work: string; bundle: string; good: string; teachers: string;

@@ -6,7 +6,7 @@ import path from "node:path";
 import * as ort from "onnxruntime-node";
 import { beforeAll, describe, expect, it } from "vitest";
 
-import { CLI, python, tinyTeachersIn, writeGoodImages } from "../helpers/python.js";
+import { CLI, python, tinyTrainingSetup } from "../helpers/python.js";
 
 function readFloats(file: string): Float32Array {
   const bytes = readFileSync(file);
@@ -18,9 +18,7 @@ let teachers: string;
 let good: string;
 
 beforeAll(() => {
-  ({ work, teachers } = tinyTeachersIn("inspector-export-"));
-  good = path.join(work, "good");
-  writeGoodImages(good, 5);
+  ({ work, teachers, good } = tinyTrainingSetup("inspector-export-"));
 });
 
 describe.each(["dense", "strided"])("a %s bundle made by `inspector train`", (mode) => {

@@ -6,16 +6,14 @@ import path from "node:path";
 
 import { beforeAll, describe, expect, it } from "vitest";
 
-import { CLI, tinyTeachersIn, writeGoodImages } from "../helpers/python.js";
+import { CLI, tinyTrainingSetup } from "../helpers/python.js";
 
 let work: string;
 let teachers: string;
 let good: string;
 
 beforeAll(() => {
-  ({ work, teachers } = tinyTeachersIn("inspector-cli-"));
-  good = path.join(work, "good");
-  writeGoodImages(good, 5);
+  ({ work, teachers, good } = tinyTrainingSetup("inspector-cli-"));
 });
 
 function trainArgs(bundle: string, epochs: number): string[] {
