@@ -5,6 +5,8 @@ import { CliError } from "./cli-error.js";
 import { calibrateCommand } from "./calibrate-command.js";
 import { evalCommand } from "./eval-command.js";
 import { inferCommand } from "./infer-command.js";
+import { runCommand } from "./run-command.js";
+import { synthCommand } from "./synth-command.js";
 import { exportCommand, pretrainTeacherCommand, trainCommand } from "./train-commands.js";
 
 export function program(): Command {
@@ -18,6 +20,8 @@ export function program(): Command {
   root.addCommand(calibrateCommand());
   root.addCommand(evalCommand());
   root.addCommand(inferCommand());
+  root.addCommand(runCommand());
+  root.addCommand(synthCommand());
   for (const command of root.commands) command.exitOverride().showHelpAfterError("(add --help for usage)");
   return root;
 }

@@ -22,6 +22,8 @@ export interface Bundle {
   id: string;
   modelPath: string;
   calibration?: Calibration;
+  /** The first 12 hex digits of calibration.json's sha256: which calibration made a verdict. */
+  calibrationId?: string;
 }
 
 export function sha256Hex(data: Buffer | string): string {
@@ -112,5 +114,6 @@ export function loadBundle(dir: string, options: LoadOptions): Bundle {
       }
     }
   }
-  return { dir, manifest, sha256, id: sha256.slice(0, 12), modelPath: path.join(dir, "model.onnx"), calibration };
+  const calibrationId = calibration ? sha256Hex(readFileSync(path.join(dir, CALIBRATION_FILE))).slice(0, 12) : undefined;
+  return { dir, manifest, sha256, id: sha256.slice(0, 12), modelPath: path.join(dir, "model.onnx"), calibration, calibrationId };
 }

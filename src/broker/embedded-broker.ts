@@ -1,0 +1,35 @@
+// With no broker configured, the daemon brings its own (aedes, MQTT 3.1.1, in-process, loopback
+// only by default) so that one machine works out of the box; a line's real broker replaces it by
+// setting mqtt.url.
+import { createServer, type Server } from "node:net";
+
+import { Aedes } from "aedes";
+
+import { ConfigError } from "../config/config-file.js";
+
+export interface EmbeddedBroker {
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startEmbeddedBroker(host: string, port: number): Promise<EmbeddedBroker> {
+  const broker = await Aedes.createBroker();
+  const server: Server = createServer(broker.handle);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (err: NodeJS.ErrnoException) => reject(err.code === "EADDRINUSE"
+      ? new ConfigError(`mqtt.embedded: port ${port} on ${host} is already in use (another broker?). Set mqtt.url to use that ` +
+        `broker, or mqtt.embedded.port to another port.`)
+      : new ConfigError(`mqtt.embedded: cannot listen on ${host}:${port} (${err.code}).`)));
+    server.listen(port, host, resolve);
+  });
+  const address = server.address();
+  const actualPort = typeof address === "object" && address ? address.port : port;
+  return {
+    url: `mqtt://${host.includes(":") ? `[${host}]` : host}:${actualPort}`,
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => broker.close(() => resolve()));
+      // Connected clients would keep server.close() waiting.
+      for (const client of Object.values((broker as unknown as { clients: Record<string, { close(): void }> }).clients)) client.close();
+    }),
+  };
+}

@@ -1,0 +1,48 @@
+// `inspector run --pipeline pipelines/NAME.yaml [--config config/FILE.yaml]`: the daemon.
+import { Command } from "commander";
+
+import { loadDaemonConfig } from "../config/daemon-config.js";
+import { loadPipeline } from "../config/pipeline-config.js";
+import { createLogger } from "../daemon/logger.js";
+import { StationDaemon } from "../daemon/station-daemon.js";
+import { CliError } from "./cli-error.js";
+
+interface RunCliOptions {
+  pipeline?: string;
+  config?: string;
+}
+
+export function runCommand(): Command {
+  return new Command("run")
+    .description("run one inspection station: frames in, verdicts and heatmaps out over MQTT, until stopped")
+    .option("--pipeline <file>", "the station, e.g. pipelines/demo.yaml")
+    .option("--config <file>", "daemon settings: broker, TLS, state directory, inference, logging (default: built-in, embedded broker)")
+    .action(async (options: RunCliOptions) => {
+      if (!options.pipeline) throw new CliError("--pipeline FILE is required, e.g. --pipeline pipelines/demo.yaml.");
+      const config = loadDaemonConfig(options.config);
+      const pipeline = loadPipeline(options.pipeline);
+      const log = createLogger(config.logging);
+      const daemon = new StationDaemon({ config, pipeline, log });
+      let signalled: string | undefined;
+      const onSignal = (signal: NodeJS.Signals) => {
+        if (signalled) {
+          log.warn(`${signal} again: leaving without draining`);
+          process.exit(1);
+        }
+        signalled = signal;
+        void daemon.stop(signal);
+      };
+      process.on("SIGTERM", onSignal);
+      process.on("SIGINT", onSignal);
+      try {
+        await daemon.start();
+      } catch (err) {
+        await daemon.stop("start-up failed").catch(() => undefined);
+        log.flush();
+        throw err;
+      }
+      await daemon.whenFinished();
+      await daemon.stop(signalled ?? "the source has no more frames");
+      log.flush();
+    });
+}

@@ -1,0 +1,85 @@
+// The daemon's configuration (config/*.yaml): broker, TLS, state directory, inference, logging.
+// Secrets may come from the environment or files instead of the config file itself.
+import { readFileSync } from "node:fs";
+import path from "node:path";
+
+import { z } from "zod";
+
+import { KNOWN_PROVIDERS } from "../inference/providers.js";
+import { ConfigError, readConfigFile } from "./config-file.js";
+
+const file = z.string().min(1, "give a file path");
+
+export const daemonConfigSchema = z.strictObject({
+  mqtt: z.strictObject({
+    /** mqtt://host:1883 or mqtts://host:8883; null starts the embedded broker. */
+    url: z.string().regex(/^mqtts?:\/\/[^\s]+$/, "use mqtt://HOST[:PORT] or mqtts://HOST[:PORT]").nullable().default(null),
+    embedded: z.strictObject({
+      host: z.string().default("127.0.0.1"),
+      port: z.number().int().min(0).max(65535).default(1883),
+    }).prefault({}),
+    protocolVersion: z.union([z.literal(4), z.literal(5)], { error: "4 (MQTT 3.1.1) or 5 (MQTT 5)" }).optional(),
+    clientId: z.string().min(1).max(64).optional(),
+    username: z.string().optional(),
+    password: z.string().optional(),
+    passwordFile: file.optional(),
+    tls: z.strictObject({
+      ca: file.optional(),
+      cert: file.optional(),
+      key: file.optional(),
+      rejectUnauthorized: z.boolean().default(true),
+    }).optional(),
+    topicPrefix: z.string().regex(/^[^#+\s]+$/, "no spaces, + or # (MQTT wildcards)").default("inspector"),
+    keepaliveS: z.number().int().min(5).max(3600).default(30),
+    reconnectMs: z.strictObject({
+      min: z.number().int().min(100).default(1000),
+      max: z.number().int().min(100).default(30000),
+    }).prefault({}),
+    /** Heatmaps larger than this are shrunk until they fit (mosquitto's default packet limit is 2 MB). */
+    maxHeatmapBytes: z.number().int().min(1024).max(256 * 1024 * 1024).default(512 * 1024),
+  }).prefault({}),
+  /** Spool of undelivered verdicts; systemd's StateDirectory takes precedence. */
+  stateDir: z.string().default("state"),
+  inference: z.strictObject({
+    providers: z.array(z.enum(KNOWN_PROVIDERS)).min(1).default(["tensorrt", "cuda", "cpu"]),
+    threads: z.number().int().min(0).max(1024).default(0),
+  }).prefault({}),
+  logging: z.strictObject({
+    level: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
+    /** auto: human-readable on a terminal, JSON lines otherwise (journald). */
+    format: z.enum(["auto", "json", "pretty"]).default("auto"),
+  }).prefault({}),
+});
+
+export type DaemonConfig = z.output<typeof daemonConfigSchema>;
+
+/** Secrets and the state directory from the environment win over the file (systemd credentials, containers). */
+export function applyEnvironment(config: DaemonConfig, env: NodeJS.ProcessEnv, baseDir: string): DaemonConfig {
+  const mqtt = { ...config.mqtt };
+  if (env.INSPECTOR_MQTT_URL) mqtt.url = env.INSPECTOR_MQTT_URL;
+  if (env.INSPECTOR_MQTT_USERNAME) mqtt.username = env.INSPECTOR_MQTT_USERNAME;
+  if (env.INSPECTOR_MQTT_PASSWORD) mqtt.password = env.INSPECTOR_MQTT_PASSWORD;
+  if (mqtt.password === undefined && mqtt.passwordFile) {
+    const passwordFile = path.resolve(baseDir, mqtt.passwordFile);
+    try {
+      mqtt.password = readFileSync(passwordFile, "utf8").trim();
+    } catch (err) {
+      throw new ConfigError(`mqtt.passwordFile = ${JSON.stringify(mqtt.passwordFile)}: cannot be read (${(err as NodeJS.ErrnoException).code}).`);
+    }
+  }
+  if (mqtt.reconnectMs.max < mqtt.reconnectMs.min) {
+    throw new ConfigError(`mqtt.reconnectMs: max (${mqtt.reconnectMs.max}) is below min (${mqtt.reconnectMs.min}).`);
+  }
+  const tls = mqtt.tls && {
+    ...mqtt.tls,
+    ...Object.fromEntries((["ca", "cert", "key"] as const).filter((k) => mqtt.tls![k]).map((k) => [k, path.resolve(baseDir, mqtt.tls![k]!)])),
+  };
+  // systemd's StateDirectory= sets STATE_DIRECTORY; it is the only writable place under ProtectSystem=strict.
+  const stateDir = env.STATE_DIRECTORY ? env.STATE_DIRECTORY.split(":")[0] : path.resolve(baseDir, config.stateDir);
+  return { ...config, mqtt: { ...mqtt, tls }, stateDir };
+}
+
+export function loadDaemonConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): DaemonConfig {
+  const config = file ? readConfigFile(file, daemonConfigSchema) : daemonConfigSchema.parse({});
+  return applyEnvironment(config, env, file ? path.dirname(path.resolve(file)) : process.cwd());
+}

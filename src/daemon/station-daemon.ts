@@ -1,0 +1,201 @@
+// `inspector run`: one station, unattended. Start-up order matters: the bundle is checked and
+// loaded first (a bad bundle stops the daemon before it claims to be ready), then the broker
+// connection (which may be down: verdicts are spooled meanwhile), then the source (a lost camera
+// makes the station degraded, not dead), then the pipeline, then READY=1. SIGTERM drains: no new
+// parts, the part in flight and any queued ones get their verdicts, the spool is flushed while
+// the broker answers, status goes offline, the camera is released.
+import { randomBytes } from "node:crypto";
+
+import type { MqttClient } from "mqtt";
+import type { Logger } from "pino";
+import { fromEvent, map, Observable, Subject, filter } from "rxjs";
+
+import { startEmbeddedBroker, type EmbeddedBroker } from "../broker/embedded-broker.js";
+import type { DaemonConfig } from "../config/daemon-config.js";
+import type { Pipeline } from "../config/pipeline-config.js";
+import { BundleRunner } from "../inference/bundle-runner.js";
+import type { PartOutcome } from "../pipeline/part.js";
+import { stationPipeline, type StationCounters } from "../pipeline/station-pipeline.js";
+import type { FrameSource } from "../sources/frame-source.js";
+import { createSource } from "../sources/open-source.js";
+import { connectMqtt } from "../sinks/mqtt-connection.js";
+import { offlinePayload, StationStatus, type StatusFacts } from "../sinks/station-status.js";
+import { stationTopics } from "../sinks/topics.js";
+import { VerdictPublisher } from "../sinks/verdict-publisher.js";
+import { VerdictSpool } from "../sinks/verdict-spool.js";
+import { systemdNotifier, type Notifier } from "./sd-notify.js";
+import { VERSION } from "./version.js";
+
+export interface DaemonOptions {
+  config: DaemonConfig;
+  pipeline: Pipeline;
+  log: Logger;
+  /** How long a stop waits for the broker to take the spooled verdicts (they stay spooled after). */
+  drainTimeoutMs?: number;
+}
+
+/** A part in flight longer than this means the pipeline is stuck: the watchdog stops being fed. */
+const STUCK_PART_MS = 60_000;
+
+export class StationDaemon {
+  private readonly stop$ = new Subject<void>();
+  private readonly counters: StationCounters = { parts: 0, dropped: 0, busy: 0, badTriggers: 0 };
+  private lastProgress = Date.now();
+  private finished!: Promise<void>;
+  private stopping = false;
+  private runner?: BundleRunner;
+  private broker?: EmbeddedBroker;
+  private client?: MqttClient;
+  private source?: FrameSource;
+  private spool?: VerdictSpool;
+  private publisher?: VerdictPublisher;
+  private status?: StationStatus;
+  private notifier?: Notifier;
+  private watchdog?: NodeJS.Timeout;
+  private seq = 0;
+
+  constructor(private readonly options: DaemonOptions) {}
+
+  async start(): Promise<void> {
+    const { config, pipeline, log } = this.options;
+    this.notifier = systemdNotifier(log);
+    this.runner = await BundleRunner.open(pipeline.bundle, {
+      requireCalibration: true,
+      session: { providers: config.inference.providers, intraOpThreads: config.inference.threads, interOpThreads: 1 },
+    });
+    log.info({ bundle: pipeline.bundle, calibration: this.runner.bundle.calibrationId }, this.runner.describe());
+
+    let url = config.mqtt.url;
+    if (!url) {
+      this.broker = await startEmbeddedBroker(config.mqtt.embedded.host, config.mqtt.embedded.port);
+      url = this.broker.url;
+      log.info({ broker: url }, `no mqtt.url configured: started the embedded MQTT broker on ${url}`);
+    }
+    // aedes speaks 3.1.1 only; an external broker gets MQTT 5 unless told otherwise.
+    const protocolVersion = config.mqtt.protocolVersion ?? (this.broker ? 4 : 5);
+    const topics = stationTopics(pipeline.topicPrefix ?? config.mqtt.topicPrefix, pipeline.station, protocolVersion,
+      pipeline.trigger.type === "mqtt" ? pipeline.trigger.topic : undefined);
+    this.source = createSource(pipeline.source);
+    const facts: StatusFacts = {
+      station: pipeline.station, version: VERSION, bundle: this.runner.bundle.id, calibration: this.runner.bundle.calibrationId ?? null,
+      provider: this.runner.worker.provider, source: this.source.description,
+    };
+    this.client = connectMqtt(config.mqtt, {
+      url, protocolVersion, clientId: config.mqtt.clientId ?? `inspector-${pipeline.station}-${randomBytes(3).toString("hex")}`,
+      willTopic: topics.status, willPayload: offlinePayload(facts, "connection lost"),
+    }, log);
+    this.spool = new VerdictSpool(config.stateDir, pipeline.station);
+    const recovered = this.spool.recovered;
+    if (recovered.pending || recovered.tornBytes || recovered.unreadable) {
+      log.warn({ ...recovered, stateDir: config.stateDir }, `${recovered.pending} undelivered verdict(s) from an earlier run will be delivered first`);
+    }
+    this.publisher = new VerdictPublisher(this.client, this.spool, topics.verdict, protocolVersion, config.mqtt.maxHeatmapBytes, log);
+    this.status = new StationStatus(this.client, topics.status, facts);
+
+    await this.source.open();
+    this.source.health$.subscribe((health) => {
+      if (this.stopping) return;
+      if (health.ok) {
+        if (this.status!.state === "degraded") log.info("source is back: station online");
+        this.status!.set("online");
+      } else {
+        log.warn({ reason: health.reason }, "source lost: station degraded, reconnecting");
+        this.status!.set("degraded", health.reason ?? "source lost");
+      }
+    });
+
+    let triggers$: Observable<Buffer> | undefined;
+    if (pipeline.trigger.type === "mqtt") {
+      const client = this.client;
+      triggers$ = fromEvent(client, "message", (topic: string, payload: Buffer) => ({ topic, payload })).pipe(
+        // Subscribed to the trigger topic only; anything else a broker might deliver is ignored.
+        filter((m) => m.topic === topics.trigger),
+        map((m) => m.payload),
+      );
+      client.subscribe(topics.trigger, { qos: 1 }, (err) => {
+        if (err) log.error({ err: err.message, topic: topics.trigger }, "cannot subscribe to the trigger topic");
+      });
+      log.info({ topic: topics.trigger, queue: pipeline.trigger.queue }, "waiting for triggers");
+    }
+
+    this.finished = new Promise<void>((resolve) => {
+      stationPipeline({
+        context: {
+          station: pipeline.station, pipeline, source: this.source!, runner: this.runner!, heatmapTopic: topics.heatmap,
+          nextSeq: () => ++this.seq,
+        },
+        counters: this.counters, stop$: this.stop$, triggers$,
+      }).subscribe({
+        next: (outcome) => this.deliver(outcome),
+        error: (err: Error) => {
+          log.error({ err: err.message }, "pipeline failed");
+          resolve();
+        },
+        complete: () => resolve(),
+      });
+    });
+    this.startWatchdog();
+    this.notifier.notify(`READY=1\nSTATUS=station ${pipeline.station}: ${this.source.description}`);
+    log.info({ station: pipeline.station, source: this.source.description, trigger: pipeline.trigger.type,
+      verdicts: topics.verdict }, "station running");
+  }
+
+  private deliver(outcome: PartOutcome): void {
+    this.lastProgress = Date.now();
+    const m = outcome.message;
+    const line = { part: m.partId, seq: m.seq, verdict: m.verdict, score: m.score === null ? null : Number(m.score.toFixed(3)),
+      code: m.code ?? undefined, regions: m.regions.length || undefined, truth: m.frame?.truth, ms: m.latencyMs.total && Math.round(m.latencyMs.total) };
+    if (m.verdict === "ERROR") this.options.log.warn(line, `ERROR ${m.code}: ${m.message}`);
+    else this.options.log.info(line, `${m.verdict} ${m.partId}`);
+    this.publisher!.submit(outcome);
+  }
+
+  private startWatchdog(): void {
+    const watchdogMs = this.notifier?.watchdogMs;
+    if (!watchdogMs) return;
+    // Fed only while healthy: the event loop runs and no part has been stuck in the pipeline.
+    // A lost camera does not starve it (restarting would not bring a camera back; the source reconnects).
+    this.watchdog = setInterval(() => {
+      const inFlightTooLong = this.counters.parts > 0 && Date.now() - this.lastProgress > STUCK_PART_MS && this.options.pipeline.trigger.type === "continuous"
+        && this.source?.health$.value.ok;
+      if (!inFlightTooLong) this.notifier!.notify("WATCHDOG=1");
+    }, watchdogMs / 2);
+  }
+
+  /** Resolves when the source is exhausted (a folder read once) or the daemon was stopped. */
+  whenFinished(): Promise<void> {
+    return this.finished;
+  }
+
+  get stats(): StationCounters & { delivered: number; spooled: number; heatmapsSkipped: number } {
+    return { ...this.counters, delivered: this.publisher?.delivered ?? 0, spooled: this.spool?.length ?? 0,
+      heatmapsSkipped: this.publisher?.heatmapsSkipped ?? 0 };
+  }
+
+  async stop(reason: string): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    const log = this.options.log;
+    this.notifier?.notify(`STOPPING=1\nSTATUS=stopping: ${reason}`);
+    clearInterval(this.watchdog);
+    log.info({ reason }, "stopping: finishing the parts in flight");
+    this.stop$.next();
+    await this.finished;
+    if (this.publisher && this.client?.connected) {
+      const timeout = this.options.drainTimeoutMs ?? 10_000;
+      await Promise.race([this.publisher.drained(), new Promise((resolve) => setTimeout(resolve, timeout).unref())]);
+    }
+    try {
+      if (this.client?.connected) await this.status?.publishOffline(reason);
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, "could not publish the offline status");
+    }
+    await this.client?.endAsync().catch(() => undefined);
+    await this.source?.close();
+    await this.runner?.close();
+    await this.broker?.close();
+    this.spool?.close();
+    this.notifier?.close();
+    log.info({ ...this.stats }, this.stats.spooled ? `stopped; ${this.stats.spooled} verdict(s) stay spooled for the next start` : "stopped");
+  }
+}

@@ -1,0 +1,81 @@
+// One part through the station: grab its frame, inspect it with the bundle of its recipe, and
+// turn the result (or whatever went wrong) into the verdict message. Never throws: a part that
+// cannot be judged gets an ERROR verdict with a code, so the PLC is never left waiting.
+import { performance } from "node:perf_hooks";
+
+import type { Pipeline } from "../config/pipeline-config.js";
+import type { BundleRunner } from "../inference/bundle-runner.js";
+import { FrameError } from "../preprocess/preprocess.js";
+import { type Frame, type FrameSource, SourceError } from "../sources/frame-source.js";
+import { inspectFrame } from "../verdict/inspect.js";
+import type { ErrorCode, PartOutcome, PartRequest, VerdictMessage } from "./part.js";
+
+export interface StationContext {
+  station: string;
+  pipeline: Pipeline;
+  source: FrameSource;
+  runner: BundleRunner;
+  heatmapTopic: (partId: string) => string;
+  nextSeq: () => number;
+}
+
+function errorCode(err: unknown): ErrorCode {
+  if (err instanceof SourceError || err instanceof FrameError) return err.code;
+  return "INFERENCE_FAILED";
+}
+
+export function errorVerdict(context: StationContext, request: PartRequest | null, code: ErrorCode, message: string,
+  extra: Partial<VerdictMessage> = {}): PartOutcome {
+  return {
+    message: {
+      station: context.station, partId: request?.partId ?? null, seq: context.nextSeq(), verdict: "ERROR", code, message,
+      score: null, thresholds: null, regions: [], recipe: request?.recipe ?? null,
+      triggeredAt: (request?.triggeredAt ?? new Date()).toISOString(), capturedAt: null, decidedAt: new Date().toISOString(),
+      latencyMs: {}, bundle: context.runner.bundle.id, calibration: context.runner.bundle.calibrationId ?? null,
+      heatmap: null, frame: null, ...extra,
+    },
+  };
+}
+
+/** Resolves to the part's outcome, or to null when the source has no more frames. */
+export async function inspectPart(context: StationContext, request: PartRequest): Promise<PartOutcome | null> {
+  const started = performance.now();
+  const queueMs = Math.max(0, Date.now() - request.triggeredAt.getTime());
+  if (request.recipe !== undefined) {
+    // One bundle per station for now: a recipe switch is refused rather than ignored.
+    return errorVerdict(context, request, "RECIPE_UNKNOWN", `recipe ${JSON.stringify(request.recipe)} is not configured ` +
+      `on station ${context.station}; send triggers without a recipe`);
+  }
+  let frame: Frame | null;
+  try {
+    frame = await context.source.grab();
+  } catch (err) {
+    return errorVerdict(context, request, errorCode(err), (err as Error).message, { latencyMs: { queue: queueMs } });
+  }
+  if (!frame) return null;
+  const grabMs = performance.now() - started;
+  const { pipeline } = context;
+  try {
+    const result = await inspectFrame(context.runner, frame.image, {
+      roi: pipeline.roi, minRegionArea: pipeline.regions.minArea, thresholds: pipeline.thresholds,
+      heatmap: { format: pipeline.heatmap.format, jpegQuality: pipeline.heatmap.quality },
+    });
+    const heatmapTopic = context.heatmapTopic(request.partId);
+    const message: VerdictMessage = {
+      station: context.station, partId: request.partId, seq: context.nextSeq(), verdict: result.verdict, code: null, message: null,
+      score: result.score, thresholds: result.thresholds, regions: result.regions, recipe: request.recipe ?? null,
+      triggeredAt: request.triggeredAt.toISOString(), capturedAt: frame.capturedAt.toISOString(), decidedAt: new Date().toISOString(),
+      latencyMs: {
+        queue: queueMs, grab: grabMs, preprocess: result.timings.preprocessMs, infer: result.timings.inferMs,
+        score: result.timings.scoreMs, heatmap: result.timings.heatmapMs, total: queueMs + performance.now() - started,
+      },
+      bundle: context.runner.bundle.id, calibration: context.runner.bundle.calibrationId ?? null,
+      heatmap: pipeline.heatmap.enabled ? { topic: heatmapTopic, format: result.heatmapFormat, bytes: result.heatmap.length } : null,
+      frame: frame.name !== undefined || frame.truth !== undefined ? { name: frame.name, truth: frame.truth } : null,
+    };
+    return { message, heatmap: pipeline.heatmap.enabled ? { data: result.heatmap, format: result.heatmapFormat } : undefined };
+  } catch (err) {
+    return errorVerdict(context, request, errorCode(err), (err as Error).message,
+      { capturedAt: frame.capturedAt.toISOString(), latencyMs: { queue: queueMs, grab: grabMs } });
+  }
+}

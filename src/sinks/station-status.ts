@@ -1,0 +1,54 @@
+// The retained …/status topic: online, degraded (the camera is lost) or offline (stopped, or the
+// broker's Last Will when the daemon vanished), with what is running. Republished on every change
+// and on every (re)connect, since a broker restart may have lost the retained copy.
+import type { MqttClient } from "mqtt";
+
+export type StationState = "online" | "degraded" | "offline";
+
+export interface StatusFacts {
+  station: string;
+  version: string;
+  bundle: string;
+  calibration: string | null;
+  provider: string;
+  source: string;
+}
+
+export interface StatusPayload extends StatusFacts {
+  state: StationState;
+  reason: string | null;
+  since: string;
+}
+
+export function offlinePayload(facts: StatusFacts, reason: string): string {
+  return JSON.stringify({ ...facts, state: "offline", reason, since: null });
+}
+
+export class StationStatus {
+  private payload: StatusPayload;
+
+  constructor(private readonly client: MqttClient, private readonly topic: string, private readonly facts: StatusFacts) {
+    this.payload = { ...facts, state: "online", reason: null, since: new Date().toISOString() };
+    client.on("connect", () => this.publish());
+  }
+
+  get state(): StationState {
+    return this.payload.state;
+  }
+
+  set(state: StationState, reason: string | null = null): void {
+    if (state === this.payload.state && reason === this.payload.reason) return;
+    this.payload = { ...this.facts, state, reason, since: new Date().toISOString() };
+    this.publish();
+  }
+
+  private publish(): void {
+    if (this.client.connected) this.client.publish(this.topic, JSON.stringify(this.payload), { qos: 1, retain: true });
+  }
+
+  /** The last word before a clean stop, acknowledged before the connection closes. */
+  async publishOffline(reason: string): Promise<void> {
+    this.payload = { ...this.facts, state: "offline", reason, since: new Date().toISOString() };
+    if (this.client.connected) await this.client.publishAsync(this.topic, JSON.stringify(this.payload), { qos: 1, retain: true });
+  }
+}

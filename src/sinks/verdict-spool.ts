@@ -1,0 +1,111 @@
+// Verdicts on disk until the broker has acknowledged them: an append-only JSON-lines file and the
+// byte offset of the first unacknowledged line. Every verdict is written here before it is
+// published, so neither a broker outage nor a killed daemon loses one; they go out in order, with
+// their original timestamps, when the broker is back. A torn last line (the daemon killed while
+// writing it) is cut off at the next start. The file is emptied whenever everything is delivered.
+import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from "node:fs";
+import path from "node:path";
+
+export interface SpooledMessage {
+  topic: string;
+  payload: string;
+}
+
+interface Entry {
+  /** Byte offset just past this entry's line. */
+  end: number;
+  message: SpooledMessage;
+}
+
+export interface SpoolRecovery {
+  pending: number;
+  tornBytes: number;
+  unreadable: number;
+}
+
+export class VerdictSpool {
+  private readonly pending: Entry[] = [];
+  private readonly fd: number;
+  private readonly offsetFile: string;
+  private size = 0;
+  readonly recovered: SpoolRecovery;
+
+  constructor(dir: string, name: string) {
+    mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, `${name}.spool.jsonl`);
+    this.offsetFile = path.join(dir, `${name}.spool.offset`);
+    this.fd = openSync(file, existsSync(file) ? "r+" : "w+");
+    this.recovered = this.recover(file);
+  }
+
+  private recover(file: string): SpoolRecovery {
+    const bytes = readFileSync(file);
+    let offset = existsSync(this.offsetFile) ? Number(readFileSync(this.offsetFile, "utf8")) : 0;
+    // An offset past the end means the file was emptied after the offset was written: nothing is pending.
+    if (!Number.isInteger(offset) || offset < 0 || offset > bytes.length) offset = bytes.length;
+    const lastNewline = bytes.lastIndexOf(0x0a);
+    const complete = lastNewline + 1;
+    const tornBytes = bytes.length - complete;
+    if (tornBytes > 0) ftruncateSync(this.fd, complete);
+    this.size = complete;
+    let unreadable = 0;
+    let start = Math.min(offset, complete);
+    while (start < complete) {
+      const end = bytes.indexOf(0x0a, start) + 1;
+      try {
+        this.pending.push({ end, message: JSON.parse(bytes.subarray(start, end - 1).toString("utf8")) as SpooledMessage });
+      } catch {
+        unreadable++;
+      }
+      start = end;
+    }
+    // Leave the files consistent before anything new is appended.
+    if (this.pending.length === 0) {
+      ftruncateSync(this.fd, 0);
+      this.size = 0;
+      this.writeOffset(0);
+    } else {
+      this.writeOffset(Math.min(offset, complete));
+    }
+    return { pending: this.pending.length, tornBytes, unreadable };
+  }
+
+  get length(): number {
+    return this.pending.length;
+  }
+
+  append(message: SpooledMessage): void {
+    const line = Buffer.from(`${JSON.stringify(message)}\n`, "utf8");
+    // One write() per line: a killed process leaves a whole line or none (only power loss can tear one).
+    writeSync(this.fd, line, 0, line.length, this.size);
+    this.size += line.length;
+    this.pending.push({ end: this.size, message });
+  }
+
+  peek(): SpooledMessage | undefined {
+    return this.pending[0]?.message;
+  }
+
+  /** The first pending message was delivered. */
+  acknowledge(): void {
+    const entry = this.pending.shift();
+    if (!entry) return;
+    if (this.pending.length === 0) {
+      // Empty the file first: a crash before the offset is rewritten leaves an offset past the end, read as "nothing pending".
+      ftruncateSync(this.fd, 0);
+      this.size = 0;
+      this.writeOffset(0);
+    } else {
+      this.writeOffset(entry.end);
+    }
+  }
+
+  private writeOffset(offset: number): void {
+    writeFileSync(`${this.offsetFile}.tmp`, String(offset));
+    renameSync(`${this.offsetFile}.tmp`, this.offsetFile);
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}

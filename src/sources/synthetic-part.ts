@@ -1,0 +1,143 @@
+// A synthetic machined part as a camera would see it: a brushed-steel flange on a dark belt, with a
+// chamfered bore, a keyway, a turned groove and four bolt holes, under a side light, with small
+// pose and lighting jitter from part to part and sensor noise. Defects come with their masks.
+// It feeds the demo, `inspector synth` and the fast tests: no data set needs to be downloaded.
+import { cv, type Mat } from "../preprocess/opencv.js";
+
+export const DEFECT_KINDS = ["scratch", "crack", "dent", "stain", "missing_hole"] as const;
+export type DefectKind = (typeof DEFECT_KINDS)[number];
+
+export interface SyntheticPart {
+  /** 8-bit BGR (gray content: industrial cameras here are mostly monochrome). */
+  image: Mat;
+  /** 8-bit, 255 on defective pixels, 0 elsewhere. */
+  mask: Mat;
+  defect: DefectKind | null;
+}
+
+/** mulberry32: small, fast, and the same sequence on every platform for a given seed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function gaussian(random: () => number): number {
+  return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+}
+
+const BELT = 38;
+const SENSOR_NOISE = 2.5;
+
+export function drawPart(size: number, defect: DefectKind | null, random: () => number): SyntheticPart {
+  const uniform = (lo: number, hi: number) => lo + (hi - lo) * random();
+  const cx = size / 2 + uniform(-0.02, 0.02) * size;
+  const cy = size / 2 + uniform(-0.02, 0.02) * size;
+  const angle = uniform(-8, 8) * Math.PI / 180;
+  const outer = 0.42 * size;
+  const bore = 0.13 * size;
+  const groove = 0.2 * size;
+  const boltCircle = 0.3 * size;
+  const bolt = 0.045 * size;
+  const lightAngle = uniform(-0.4, 0.4) - Math.PI / 4;
+  const [lx, ly] = [Math.cos(lightAngle), Math.sin(lightAngle)];
+  const brightness = uniform(-8, 8);
+  const polar = (radius: number, theta: number) => new cv.Point2(cx + radius * Math.cos(theta + angle), cy + radius * Math.sin(theta + angle));
+
+  // Surface: grain along the part's own axis (it turns with the part), lit from one side.
+  const grainLength = Math.ceil(2 * size);
+  const grain = new Float32Array(grainLength);
+  let walk = 0;
+  for (let i = 0; i < grainLength; i++) grain[i] = walk = 0.6 * walk + gaussian(random);
+  const pixels = new Float32Array(size * size);
+  const [cosA, sinA] = [Math.cos(angle), Math.sin(angle)];
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const dx = x - cx;
+      const dy = y - cy;
+      const r = Math.hypot(dx, dy);
+      if (r > outer) { pixels[y * size + x] = BELT; continue; }
+      const across = Math.round(-sinA * dx + cosA * dy + size) % grainLength;
+      pixels[y * size + x] = 132 + brightness + 38 * (lx * dx + ly * dy) / outer + 5 * grain[across];
+    }
+  }
+
+  const mask = new cv.Mat(size, size, cv.CV_8U, 0);
+  const white = new cv.Vec3(255, 255, 255);
+  // A point on the flat ring between the bolt holes and the rim (or the groove and the bolts).
+  const onSurface = () => {
+    const theta = uniform(0, 2 * Math.PI) + Math.PI / 4;
+    const radius = random() < 0.5 ? uniform(boltCircle + bolt * 1.8, outer * 0.92) : uniform(groove + 0.02 * size, boltCircle - bolt * 1.6);
+    return polar(radius, theta);
+  };
+
+  if (defect === "dent" || defect === "stain") {
+    const centre = onSurface();
+    const radius = uniform(0.03, 0.055) * size;
+    for (let y = Math.max(0, Math.floor(centre.y - 3 * radius)); y < Math.min(size, centre.y + 3 * radius); y++) {
+      for (let x = Math.max(0, Math.floor(centre.x - 3 * radius)); x < Math.min(size, centre.x + 3 * radius); x++) {
+        const dx = (x - centre.x) / radius;
+        const dy = (y - centre.y) / radius;
+        const fall = Math.exp(-(dx * dx + dy * dy));
+        // A dent is a hollow: its side facing the light is dark, the far side bright. A stain darkens.
+        pixels[y * size + x] += defect === "dent" ? 60 * (lx * dx + ly * dy) * fall : -40 * fall * (1 + 0.3 * Math.sin(5 * dx + 3 * dy));
+      }
+    }
+    mask.drawCircle(centre, Math.round(radius * (defect === "dent" ? 1.2 : 1.1)), white, -1);
+  }
+
+  const image = new cv.Mat(Buffer.from(pixels.buffer), size, size, cv.CV_32F);
+  const shade = (v: number) => new cv.Vec3(v + brightness, v + brightness, v + brightness);
+  // Machined features: chamfers catch the light, holes are dark.
+  image.drawCircle(new cv.Point2(cx, cy), Math.round(outer), shade(190), 2, cv.LINE_AA);
+  image.drawCircle(new cv.Point2(cx, cy), Math.round(groove), shade(95), 2, cv.LINE_AA);
+  image.drawCircle(new cv.Point2(cx, cy), Math.round(bore + 2), shade(200), 3, cv.LINE_AA);
+  image.drawCircle(new cv.Point2(cx, cy), Math.round(bore), shade(28), -1, cv.LINE_AA);
+  const keyway = [[-0.25, bore - 2], [0.25, bore - 2], [0.25, bore + 0.035 * size], [-0.25, bore + 0.035 * size]]
+    .map(([w, r]) => polar(Math.hypot(w * bore, r), Math.atan2(w * bore, r) - Math.PI / 2));
+  image.drawFillPoly([keyway], shade(28), cv.LINE_AA);
+  const missing = defect === "missing_hole" ? Math.floor(uniform(0, 4)) : -1;
+  for (let k = 0; k < 4; k++) {
+    const centre = polar(boltCircle, Math.PI / 4 + k * Math.PI / 2);
+    if (k === missing) {
+      mask.drawCircle(centre, Math.round(bolt + 3), white, -1);
+      continue;
+    }
+    image.drawCircle(centre, Math.round(bolt + 1.5), shade(185), 2, cv.LINE_AA);
+    image.drawCircle(centre, Math.round(bolt), shade(32), -1, cv.LINE_AA);
+  }
+
+  if (defect === "scratch") {
+    const start = onSurface();
+    const direction = uniform(0, Math.PI);
+    const length = uniform(0.12, 0.3) * size;
+    const end = new cv.Point2(start.x + length * Math.cos(direction), start.y + length * Math.sin(direction));
+    const width = random() < 0.5 ? 1 : 2;
+    image.drawLine(start, end, shade(215), width, cv.LINE_AA);
+    mask.drawLine(start, end, white, width + 2);
+  } else if (defect === "crack") {
+    const theta = uniform(0, 2 * Math.PI);
+    let radius = outer;
+    let wiggle = 0;
+    const points = [polar(radius, theta)];
+    for (let i = 0, steps = 6 + Math.floor(uniform(0, 5)); i < steps; i++) {
+      radius -= uniform(0.012, 0.025) * size;
+      wiggle += uniform(-0.05, 0.05);
+      points.push(polar(radius, theta + wiggle));
+    }
+    image.drawPolylines([points], false, shade(22), 1, cv.LINE_AA);
+    mask.drawPolylines([points], false, white, 3);
+  }
+
+  // Optics and sensor: a slight blur, then noise.
+  const noise = new Float32Array(size * size);
+  for (let i = 0; i < noise.length; i++) noise[i] = SENSOR_NOISE * gaussian(random);
+  const seen = image.gaussianBlur(new cv.Size(0, 0), 0.7).add(new cv.Mat(Buffer.from(noise.buffer), size, size, cv.CV_32F));
+  const gray = seen.convertTo(cv.CV_8U);
+  return { image: gray.cvtColor(cv.COLOR_GRAY2BGR), mask, defect };
+}
