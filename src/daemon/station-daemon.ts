@@ -18,7 +18,7 @@ import type { PartOutcome } from "../pipeline/part.js";
 import { stationPipeline, type StationCounters } from "../pipeline/station-pipeline.js";
 import type { FrameSource } from "../sources/frame-source.js";
 import { createSource } from "../sources/open-source.js";
-import { connectMqtt } from "../sinks/mqtt-connection.js";
+import { connectMqtt, protocolOf } from "../sinks/mqtt-connection.js";
 import { offlinePayload, StationStatus, type StatusFacts } from "../sinks/station-status.js";
 import { stationTopics } from "../sinks/topics.js";
 import { VerdictPublisher } from "../sinks/verdict-publisher.js";
@@ -34,6 +34,7 @@ export interface DaemonOptions {
   drainTimeoutMs?: number;
 }
 
+const FIRST_CONNECT_WAIT_MS = 5_000;
 /** A part in flight longer than this means the pipeline is stuck: the watchdog stops being fed. */
 const STUCK_PART_MS = 60_000;
 
@@ -71,9 +72,9 @@ export class StationDaemon {
       url = this.broker.url;
       log.info({ broker: url }, `no mqtt.url configured: started the embedded MQTT broker on ${url}`);
     }
-    // aedes speaks 3.1.1 only; an external broker gets MQTT 5 unless told otherwise.
-    const protocolVersion = config.mqtt.protocolVersion ?? (this.broker ? 4 : 5);
-    const topics = stationTopics(pipeline.topicPrefix ?? config.mqtt.topicPrefix, pipeline.station, protocolVersion,
+    // aedes speaks 3.1.1 only; an external broker is asked for MQTT 5 first unless told otherwise.
+    const protocolVersion = config.mqtt.protocolVersion ?? (this.broker ? 4 : "auto");
+    const topics = stationTopics(pipeline.topicPrefix ?? config.mqtt.topicPrefix, pipeline.station,
       pipeline.trigger.type === "mqtt" ? pipeline.trigger.topic : undefined);
     this.source = createSource(pipeline.source);
     const facts: StatusFacts = {
@@ -89,9 +90,16 @@ export class StationDaemon {
     if (recovered.pending || recovered.tornBytes || recovered.unreadable) {
       log.warn({ ...recovered, stateDir: config.stateDir }, `${recovered.pending} undelivered verdict(s) from an earlier run will be delivered first`);
     }
-    this.publisher = new VerdictPublisher(this.client, this.spool, topics.verdict, protocolVersion, config.mqtt.maxHeatmapBytes, log);
+    this.publisher = new VerdictPublisher(this.client, this.spool, topics.verdict, config.mqtt.maxHeatmapBytes, log);
     this.status = new StationStatus(this.client, topics.status, facts);
 
+    // Give the broker a moment before the first part, so that a normal start loses no heatmap;
+    // a broker that stays away does not hold the station up (verdicts are spooled).
+    const client = this.client;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, FIRST_CONNECT_WAIT_MS);
+      client.once("connect", () => { clearTimeout(timer); resolve(); });
+    });
     await this.source.open();
     this.source.health$.subscribe((health) => {
       if (this.stopping) return;
@@ -106,7 +114,6 @@ export class StationDaemon {
 
     let triggers$: Observable<Buffer> | undefined;
     if (pipeline.trigger.type === "mqtt") {
-      const client = this.client;
       triggers$ = fromEvent(client, "message", (topic: string, payload: Buffer) => ({ topic, payload })).pipe(
         // Subscribed to the trigger topic only; anything else a broker might deliver is ignored.
         filter((m) => m.topic === topics.trigger),
@@ -121,7 +128,8 @@ export class StationDaemon {
     this.finished = new Promise<void>((resolve) => {
       stationPipeline({
         context: {
-          station: pipeline.station, pipeline, source: this.source!, runner: this.runner!, heatmapTopic: topics.heatmap,
+          station: pipeline.station, pipeline, source: this.source!, runner: this.runner!,
+          heatmapTopic: (partId) => topics.heatmap(partId, protocolOf(this.client!)),
           nextSeq: () => ++this.seq,
         },
         counters: this.counters, stop$: this.stop$, triggers$,

@@ -10,7 +10,8 @@ import { ConfigError } from "../config/config-file.js";
 
 export interface ConnectionSettings {
   url: string;
-  protocolVersion: 4 | 5;
+  /** "auto": MQTT 5, and 3.1.1 when the broker refuses 5 (aedes, older brokers). */
+  protocolVersion: 4 | 5 | "auto";
   clientId: string;
   willTopic: string;
   willPayload: string;
@@ -24,14 +25,21 @@ function readSecretFile(key: string, file: string): Buffer {
   }
 }
 
+export function protocolOf(client: MqttClient): 4 | 5 {
+  return client.options.protocolVersion === 5 ? 5 : 4;
+}
+
 export function connectMqtt(config: DaemonConfig["mqtt"], settings: ConnectionSettings, log: Logger): MqttClient {
   const tls = config.tls;
   const options: IClientOptions = {
-    protocolVersion: settings.protocolVersion,
+    protocolVersion: settings.protocolVersion === "auto" ? 5 : settings.protocolVersion,
     clientId: settings.clientId,
     clean: true,
     keepalive: config.keepaliveS,
     reconnectPeriod: config.reconnectMs.min,
+    // A refused CONNECT (bad credentials, protocol version) is retried too: a daemon keeps trying
+    // until the broker side is fixed, rather than going silent.
+    reconnectOnConnackError: true,
     connectTimeout: 10_000,
     username: config.username,
     password: config.password,
@@ -48,7 +56,7 @@ export function connectMqtt(config: DaemonConfig["mqtt"], settings: ConnectionSe
   let failures = 0;
   client.on("connect", () => {
     if (failures > 0) log.info({ broker: where }, "MQTT connection restored");
-    else log.info({ broker: where, protocolVersion: settings.protocolVersion }, "connected to the MQTT broker");
+    else log.info({ broker: where, protocolVersion: client.options.protocolVersion }, "connected to the MQTT broker");
     failures = 0;
     client.options.reconnectPeriod = config.reconnectMs.min;
   });
@@ -60,6 +68,14 @@ export function connectMqtt(config: DaemonConfig["mqtt"], settings: ConnectionSe
     if (failures === 1) log.warn({ broker: where }, "MQTT connection lost; verdicts are spooled until it is back");
   });
   client.on("error", (err) => {
+    // CONNACK "unacceptable protocol version" (3.1.1: 1; MQTT 5: 132): try again speaking 3.1.1.
+    const code = (err as { code?: number }).code;
+    if (settings.protocolVersion === "auto" && client.options.protocolVersion === 5 && (code === 1 || code === 132)) {
+      client.options.protocolVersion = 4;
+      client.options.reconnectPeriod = 10;
+      log.info({ broker: where }, "the broker does not speak MQTT 5: using MQTT 3.1.1 (heatmap part ids go into the topic)");
+      return;
+    }
     // Logged once per outage streak and then every tenth try, so a long outage does not flood the journal.
     if (failures <= 1 || failures % 10 === 0) log.warn({ broker: where, err: err.message, attempts: failures }, "MQTT connection failed");
   });

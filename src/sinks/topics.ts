@@ -4,16 +4,16 @@ export interface StationTopics {
   verdict: string;
   trigger: string;
   /** MQTT 5 carries the part id in a user property; 3.1.1 has only the topic to carry it. */
-  heatmap: (partId: string) => string;
+  heatmap: (partId: string, protocolVersion: 4 | 5) => string;
 }
 
-export function stationTopics(prefix: string, station: string, protocolVersion: 4 | 5, triggerTopic?: string): StationTopics {
+export function stationTopics(prefix: string, station: string, triggerTopic?: string): StationTopics {
   const base = `${prefix}/${station}`;
   return {
     status: `${base}/status`,
     verdict: `${base}/verdict`,
     trigger: triggerTopic ?? `${base}/trigger`,
     // A part id may hold / + #: percent-encoded it stays one topic level and never a wildcard.
-    heatmap: (partId) => (protocolVersion === 5 ? `${base}/heatmap` : `${base}/heatmap/${encodeURIComponent(partId)}`),
+    heatmap: (partId, protocolVersion) => (protocolVersion === 5 ? `${base}/heatmap` : `${base}/heatmap/${encodeURIComponent(partId)}`),
   };
 }

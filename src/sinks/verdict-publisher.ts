@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 
 import { cv } from "../preprocess/opencv.js";
 import type { PartOutcome } from "../pipeline/part.js";
+import { protocolOf } from "./mqtt-connection.js";
 import type { VerdictSpool } from "./verdict-spool.js";
 
 const MAX_SHRINKS = 4;
@@ -17,7 +18,7 @@ export class VerdictPublisher {
   heatmapsSkipped = 0;
 
   constructor(private readonly client: MqttClient, private readonly spool: VerdictSpool, private readonly verdictTopic: string,
-    private readonly protocolVersion: 4 | 5, private readonly maxHeatmapBytes: number, private readonly log: Logger) {
+    private readonly maxHeatmapBytes: number, private readonly log: Logger) {
     client.on("connect", () => void this.flush());
   }
 
@@ -29,7 +30,7 @@ export class VerdictPublisher {
         message.heatmap.bytes = data.length;
         this.client.publish(message.heatmap.topic, data, {
           qos: 0,
-          properties: this.protocolVersion === 5 ? {
+          properties: protocolOf(this.client) === 5 ? {
             contentType: message.heatmap.format === "png" ? "image/png" : "image/jpeg",
             userProperties: { partId: message.partId ?? "", seq: String(message.seq) },
           } : undefined,

@@ -4,6 +4,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
+import { writeSyntheticDataset } from "../../src/sources/synthetic-dataset.js";
 import { pythonInterpreter, TRAINING_DIR } from "../../src/training/trainer-process.js";
 
 export const REPO = path.resolve(TRAINING_DIR, "..");
@@ -38,10 +39,10 @@ export function pretrainTinyTeachers(photos: string, out: string): void {
     "--batch", "4", "--width", "0.125", "--descriptor-size", "16", "--eval-triplets", "8"]);
 }
 
-/** Synthetic good parts (training/inspector_training/synthetic.py). */
-export function writeSyntheticParts(folder: string, count: number, size = 96, seed = 0): void {
-  python(["-c", `from pathlib import Path; from inspector_training.synthetic import write_good_parts; ` +
-    `write_good_parts(Path(${JSON.stringify(folder)}), ${count}, ${size}, ${seed})`]);
+/** Synthetic good parts (`inspector synth`) in `root`/train/good; returns that folder. */
+export function writeSyntheticParts(root: string, count: number, size = 96, seed = 0): string {
+  writeSyntheticDataset({ out: root, count, testPerKind: 0, size, defects: [], seed });
+  return path.join(root, "train", "good");
 }
 
 /** A fresh temporary folder holding tiny teachers (work/teachers) pre-trained on test photos. */
@@ -66,8 +67,7 @@ export function makeTinyBundle(prefix: string, options: { mode?: "dense" | "stri
   work: string; bundle: string; good: string; teachers: string;
 } {
   const { work, teachers } = tinyTeachersIn(prefix);
-  const good = path.join(work, "good");
-  writeSyntheticParts(good, options.images ?? 24);
+  const good = writeSyntheticParts(path.join(work, "part"), options.images ?? 24);
   const bundle = path.join(work, "bundle");
   python(["-m", "inspector_training", "train", "--good", good, "--out", bundle, "--teachers", teachers,
     "--students", "2", "--epochs", "1", "--size", String(options.size ?? 64), "--mode", options.mode ?? "strided",
@@ -75,8 +75,7 @@ export function makeTinyBundle(prefix: string, options: { mode?: "dense" | "stri
   return { work, bundle, good, teachers };
 }
 
-/** A synthetic category in MVTec AD layout (train/good, test/good, test/scratch + masks). */
-export function writeSyntheticCategory(root: string, trainGood: number, testGood: number, scratches: number, size = 96): void {
-  python(["-c", `from pathlib import Path; from inspector_training.synthetic import write_mvtec_category; ` +
-    `write_mvtec_category(Path(${JSON.stringify(root)}), ${trainGood}, ${testGood}, ${scratches}, ${size})`]);
+/** A synthetic category in MVTec AD layout: train/good, and `perKind` each of test/good and test/scratch (+ masks). */
+export function writeSyntheticCategory(root: string, trainGood: number, perKind: number, size = 96): void {
+  writeSyntheticDataset({ out: root, count: trainGood, testPerKind: perKind, size, defects: ["scratch"], seed: 0 });
 }

@@ -22,7 +22,7 @@ beforeAll(() => {
   let teachers: string;
   ({ work, teachers } = tinyTeachersIn("inspector-roundtrip-"));
   category = path.join(work, "part");
-  writeSyntheticCategory(category, 30, 6, 6);
+  writeSyntheticCategory(category, 30, 6);
   bundle = path.join(work, "bundle");
   python(["-m", "inspector_training", "train", "--good", category, "--out", bundle, "--teachers", teachers,
     "--students", "2", "--epochs", "2", "--size", "64", "--mode", "strided", "--scales", "17,33"]);

@@ -1,0 +1,99 @@
+// The pieces that decide whether a verdict is lost: the on-disk spool across restarts and torn
+// writes, the trigger payload rules, and the bounded queue that answers BUSY instead of growing.
+import { appendFileSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
+import { firstValueFrom, from, timer, map, toArray } from "rxjs";
+import { describe, expect, it } from "vitest";
+
+import { boundedConcatMap } from "../../src/pipeline/bounded-queue.js";
+import { VerdictSpool } from "../../src/sinks/verdict-spool.js";
+import { parseTriggerPayload } from "../../src/triggers/trigger-payload.js";
+
+const message = (n: number) => ({ topic: "t/verdict", payload: JSON.stringify({ seq: n }) });
+
+describe("verdict spool", () => {
+  it("keeps unacknowledged verdicts across a restart, in order, and empties itself when all are delivered", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "inspector-spool-"));
+    const spool = new VerdictSpool(dir, "s");
+    for (let n = 1; n <= 4; n++) spool.append(message(n));
+    spool.acknowledge();
+    spool.close();
+    const again = new VerdictSpool(dir, "s");
+    expect(again.recovered).toEqual({ pending: 3, tornBytes: 0, unreadable: 0 });
+    const seqs = [];
+    while (again.peek()) {
+      seqs.push(JSON.parse(again.peek()!.payload).seq);
+      again.acknowledge();
+    }
+    expect(seqs).toEqual([2, 3, 4]);
+    expect(statSync(path.join(dir, "s.spool.jsonl")).size).toBe(0);
+    again.close();
+  });
+
+  it("cuts off a torn last line and keeps the complete ones", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "inspector-spool-"));
+    const spool = new VerdictSpool(dir, "s");
+    spool.append(message(1));
+    spool.append(message(2));
+    spool.close();
+    appendFileSync(path.join(dir, "s.spool.jsonl"), '{"topic":"t/verdict","payl');
+    const again = new VerdictSpool(dir, "s");
+    expect(again.recovered).toEqual({ pending: 2, tornBytes: 26, unreadable: 0 });
+    again.append(message(3));
+    expect(readFileSync(path.join(dir, "s.spool.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(JSON.parse(l).payload).seq)).toEqual([1, 2, 3]);
+    again.close();
+  });
+
+  it("reads an offset beyond the file (emptied before the offset was rewritten) as nothing pending", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "inspector-spool-"));
+    writeFileSync(path.join(dir, "s.spool.offset"), "500");
+    writeFileSync(path.join(dir, "s.spool.jsonl"), "");
+    const spool = new VerdictSpool(dir, "s");
+    expect(spool.recovered.pending).toBe(0);
+    spool.append(message(1));
+    spool.close();
+    expect(new VerdictSpool(dir, "s").recovered.pending).toBe(1);
+  });
+});
+
+describe("trigger payloads", () => {
+  it.each([
+    ["A-1", { ok: true, partId: "A-1" }],
+    ["  A-1\n", { ok: true, partId: "A-1" }],
+    ['{"partId":"B7","recipe":"flange-2"}', { ok: true, partId: "B7", recipe: "flange-2" }],
+    ['{"partId":42,"extra":1}', { ok: true, partId: "42" }],
+  ])("accepts %j", (payload, expected) => {
+    expect(parseTriggerPayload(Buffer.from(payload))).toEqual(expected);
+  });
+
+  it.each([
+    ["", "the part id is empty"],
+    ["x".repeat(129), "longer than 128"],
+    ["A\u0001B", "control characters"],
+    ['{"partId":', "not valid JSON"],
+    ['{"partId":1.5}', '"partId": a string or an integer'],
+    ['{"partId":"A","recipe":"../etc"}', '"recipe" must be'],
+    ["y".repeat(5000), "at most 4096"],
+  ])("refuses %j", (payload, reason) => {
+    const parsed = parseTriggerPayload(Buffer.from(payload));
+    expect(parsed.ok).toBe(false);
+    expect(parsed.ok ? "" : parsed.reason).toContain(reason);
+  });
+
+  it("refuses invalid UTF-8", () => {
+    expect(parseTriggerPayload(Buffer.from([0x41, 0xc3, 0x28]))).toEqual({ ok: false, reason: "the payload is not valid UTF-8 text" });
+  });
+});
+
+describe("bounded queue", () => {
+  it("processes in order up to the bound and answers the rest at once", async () => {
+    const results = await firstValueFrom(from([1, 2, 3, 4, 5]).pipe(
+      boundedConcatMap(2, (n) => timer(10).pipe(map(() => `done ${n}`)), (n) => `busy ${n}`),
+      toArray(),
+    ));
+    // 1 in flight, 2 and 3 waiting, 4 and 5 refused immediately.
+    expect(results).toEqual(["busy 4", "busy 5", "done 1", "done 2", "done 3"]);
+  });
+});

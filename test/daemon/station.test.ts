@@ -1,0 +1,204 @@
+// The daemon end to end, as a line runs it: real child processes, a real broker (aedes in-process
+// and Debian's mosquitto), a real bundle trained and calibrated in this run, real files and video.
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
+import { Aedes } from "aedes";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { cv } from "../../src/preprocess/opencv.js";
+import { writeSyntheticDataset } from "../../src/sources/synthetic-dataset.js";
+import { drawPart, seededRandom } from "../../src/sources/synthetic-part.js";
+import { freePort, MOSQUITTO, recorder, startDaemon, startMosquitto, waitFor, writeStation } from "../helpers/daemon.js";
+import { CLI, makeTinyBundle } from "../helpers/python.js";
+
+let work: string;
+let bundle: string;
+let parts: string;
+
+beforeAll(() => {
+  let good: string;
+  ({ work, bundle, good } = makeTinyBundle("inspector-daemon-", { scales: "33", images: 20 }));
+  const calibrate = spawnSync(process.execPath, [CLI, "calibrate", "--bundle", bundle, "--good", good, "--target-frr", "0.1"], { encoding: "utf8" });
+  if (calibrate.status !== 0) throw new Error(calibrate.stderr);
+  writeSyntheticDataset({ out: path.join(work, "line"), count: 6, testPerKind: 0, size: 96, defects: [], seed: 7 });
+  parts = path.join(work, "line", "train", "good");
+});
+
+function stationDir(name: string): string {
+  const dir = path.join(work, name);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+async function inProcessAedes(): Promise<{ url: string; close(): Promise<void> }> {
+  const broker = await Aedes.createBroker();
+  const server = createServer(broker.handle);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    close: () => new Promise((resolve) => {
+      server.close();
+      broker.close(() => resolve());
+    }),
+  };
+}
+
+const VERDICT_KEYS = ["station", "partId", "seq", "verdict", "code", "message", "score", "thresholds", "regions", "recipe",
+  "triggeredAt", "capturedAt", "decidedAt", "latencyMs", "bundle", "calibration", "heatmap", "frame"];
+
+describe("inspector run", () => {
+  it("reads a folder once: one verdict per image, in order, then status offline and exit 0 (aedes in-process)", async () => {
+    const broker = await inProcessAedes();
+    const sub = await recorder(broker.url, ["inspector/line1/#"]);
+    const dir = stationDir("folder");
+    const { pipelineFile, configFile } = writeStation(dir,
+      { station: "line1", bundle, source: { type: "folder", path: parts } },
+      { mqtt: { url: broker.url }, stateDir: path.join(dir, "state") });
+    const daemon = startDaemon(pipelineFile, configFile);
+    expect(await daemon.exited, daemon.stderr()).toBe(0);
+    await waitFor(() => sub.messages.filter((m) => m.topic.endsWith("/verdict")).length >= 6, 5000, "six verdicts");
+    const verdicts = sub.messages.filter((m) => m.topic === "inspector/line1/verdict").map((m) => m.json());
+    const files = readdirSync(parts).sort().map((f) => path.join(parts, f));
+    expect(verdicts.map((v) => (v.frame as { name: string }).name)).toEqual(files);
+    expect(verdicts.map((v) => v.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+    for (const v of verdicts) {
+      expect(Object.keys(v)).toEqual(VERDICT_KEYS);
+      expect(["OK", "NG", "UNCERTAIN"]).toContain(v.verdict);
+      expect(Object.keys(v.latencyMs as object)).toEqual(["queue", "grab", "preprocess", "infer", "score", "heatmap", "total"]);
+    }
+    // aedes speaks MQTT 3.1.1 only: the daemon fell back, and heatmaps carry the part id in the topic.
+    const heatmaps = sub.messages.filter((m) => m.topic.startsWith("inspector/line1/heatmap/"));
+    expect(heatmaps.map((m) => m.topic)).toEqual(verdicts.map((v) => (v.heatmap as { topic: string }).topic));
+    expect(heatmaps[0].payload.subarray(0, 2)).toEqual(Buffer.from([0xff, 0xd8])); // JPEG
+    const statuses = sub.messages.filter((m) => m.topic === "inspector/line1/status").map((m) => m.json());
+    expect(statuses[0]).toMatchObject({ state: "online", station: "line1", bundle: verdicts[0].bundle });
+    expect(statuses.at(-1)).toMatchObject({ state: "offline", reason: "the source has no more frames" });
+    await sub.client.endAsync();
+    await broker.close();
+  });
+
+  it("starts the embedded broker, answers MQTT triggers with the same part ids, refuses bad ones, stops on SIGTERM", async () => {
+    const port = await freePort();
+    const dir = stationDir("triggered");
+    const { pipelineFile, configFile } = writeStation(dir,
+      { station: "press2", bundle, source: { type: "synthetic", size: 96 }, trigger: { type: "mqtt", queue: 8 } },
+      { mqtt: { embedded: { port } }, stateDir: path.join(dir, "state") });
+    const daemon = startDaemon(pipelineFile, configFile);
+    await daemon.waitForLog(/station running/);
+    expect(daemon.logs.some((l) => /embedded MQTT broker/.test(String(l.msg)))).toBe(true);
+    const sub = await recorder(`mqtt://127.0.0.1:${port}`, ["inspector/press2/verdict", "inspector/press2/status"]);
+    for (const payload of ["A-1", '{"partId":"A-2"}', '{"partId": 3}', '{"partId": true}', Buffer.from([0xff, 0xfe]), "A-5"]) {
+      sub.client.publish("inspector/press2/trigger", payload, { qos: 1 });
+    }
+    sub.client.publish("inspector/press2/not-a-trigger", "A-6");
+    await waitFor(() => sub.messages.filter((m) => m.topic.endsWith("/verdict")).length >= 6, 30_000, "six verdicts");
+    const verdicts = sub.messages.filter((m) => m.topic.endsWith("/verdict")).map((m) => m.json());
+    expect(verdicts.filter((v) => v.code !== "BAD_TRIGGER").map((v) => v.partId)).toEqual(["A-1", "A-2", "3", "A-5"]);
+    const refused = verdicts.filter((v) => v.code === "BAD_TRIGGER");
+    expect(refused).toHaveLength(2);
+    expect(refused.map((v) => v.message).sort()).toEqual(['trigger refused: the JSON needs "partId": a string or an integer',
+      "trigger refused: the payload is not valid UTF-8 text"]);
+    daemon.child.kill("SIGTERM");
+    expect(await daemon.exited).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(verdicts).toHaveLength(6); // nothing for the other topic
+    const last = sub.messages.filter((m) => m.topic.endsWith("/status")).at(-1)!;
+    expect(last.json()).toMatchObject({ state: "offline", reason: "SIGTERM" });
+    await sub.client.endAsync(true);
+  });
+
+  it("inspects the frames of a video file through the OpenCV source", async () => {
+    const dir = stationDir("video");
+    const video = path.join(dir, "parts.avi");
+    const writer = new cv.VideoWriter(video, cv.VideoWriter.fourcc("MJPG"), 5, new cv.Size(128, 128), true);
+    const random = seededRandom(3);
+    for (let i = 0; i < 5; i++) writer.write(drawPart(128, i === 2 ? "scratch" : null, random).image);
+    writer.release();
+    const broker = await inProcessAedes();
+    const sub = await recorder(broker.url, ["inspector/cam/verdict"]);
+    const { pipelineFile, configFile } = writeStation(dir,
+      { station: "cam", bundle, source: { type: "opencv", file: "parts.avi" } },
+      { mqtt: { url: broker.url, protocolVersion: 4 }, stateDir: path.join(dir, "state") });
+    const daemon = startDaemon(pipelineFile, configFile);
+    expect(await daemon.exited, daemon.stderr()).toBe(0);
+    await waitFor(() => sub.messages.length >= 5, 5000, "five verdicts");
+    expect(sub.messages.map((m) => m.json().seq)).toEqual([1, 2, 3, 4, 5]);
+    await sub.client.endAsync();
+    await broker.close();
+  });
+
+  it("refuses an invalid pipeline with every problem named", () => {
+    const dir = stationDir("invalid");
+    const { pipelineFile, configFile } = writeStation(dir,
+      { station: "bad station", bundle, source: { type: "webcam" }, trigger: { type: "mqtt", queue: -1 }, colour: "red" }, {});
+    const run = spawnSync(process.execPath, [CLI, "run", "--pipeline", pipelineFile, "--config", configFile], { encoding: "utf8" });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain(`${pipelineFile}: 4 problems`);
+    expect(run.stderr).toContain('station = "bad station": 1–64 letters');
+    expect(run.stderr).toContain("source.type");
+    expect(run.stderr).toContain("trigger.queue = -1");
+    expect(run.stderr).toContain("colour: unknown key");
+  });
+});
+
+describe.skipIf(!MOSQUITTO)("inspector run with mosquitto", () => {
+  let ids: string[];
+  afterAll(() => undefined);
+
+  it("answers a burst of triggers in order, and the broker publishes the Last Will when the daemon is killed", async () => {
+    const broker = await startMosquitto(await freePort());
+    const dir = stationDir("mosquitto");
+    const { pipelineFile, configFile } = writeStation(dir,
+      { station: "weld", bundle, source: { type: "folder", path: parts, loop: true }, trigger: { type: "mqtt", queue: 16 } },
+      { mqtt: { url: broker.url }, stateDir: path.join(dir, "state") });
+    const daemon = startDaemon(pipelineFile, configFile);
+    await daemon.waitForLog(/station running/);
+    await daemon.waitForLog(/connected to the MQTT broker/);
+    const sub = await recorder(broker.url, ["inspector/weld/verdict", "inspector/weld/status", "inspector/weld/heatmap"]);
+    ids = Array.from({ length: 10 }, (_, i) => `W-${1000 + i}`);
+    for (const id of ids) sub.client.publish("inspector/weld/trigger", id, { qos: 1 });
+    await waitFor(() => sub.messages.filter((m) => m.topic.endsWith("/verdict")).length >= ids.length, 30_000, "ten verdicts");
+    const verdicts = sub.messages.filter((m) => m.topic.endsWith("/verdict")).map((m) => m.json());
+    expect(verdicts.map((v) => v.partId)).toEqual(ids);
+    // mosquitto speaks MQTT 5: one heatmap topic, the part id in a user property.
+    const heatmaps = sub.messages.filter((m) => m.topic === "inspector/weld/heatmap");
+    expect(heatmaps).toHaveLength(ids.length);
+    daemon.child.kill("SIGKILL");
+    await waitFor(() => sub.messages.some((m) => m.topic.endsWith("/status") && m.json().state === "offline"), 10_000, "the Last Will");
+    expect(sub.messages.filter((m) => m.topic.endsWith("/status")).at(-1)!.json()).toMatchObject({ state: "offline", reason: "connection lost" });
+    await sub.client.endAsync(true);
+    await broker.stop();
+  });
+
+  it("spools verdicts while the broker is down and delivers them, in order with their timestamps, after a restart", async () => {
+    const port = await freePort();
+    const dir = stationDir("spool");
+    const state = path.join(dir, "state");
+    const first = writeStation(dir, { station: "pack", bundle, source: { type: "synthetic", size: 96, count: 5 } },
+      { mqtt: { url: `mqtt://127.0.0.1:${port}`, reconnectMs: { min: 200, max: 400 } }, stateDir: state });
+    const offline = startDaemon(first.pipelineFile, first.configFile);
+    expect(await offline.exited, offline.stderr()).toBe(0);
+    expect(offline.logs.at(-1)).toMatchObject({ spooled: 5, delivered: 0 });
+    const restartedAt = new Date().toISOString();
+
+    const broker = await startMosquitto(port);
+    const sub = await recorder(broker.url, ["inspector/pack/verdict"]);
+    const second = writeStation(mkdtempSync(path.join(tmpdir(), "inspector-spool-")),
+      { station: "pack", bundle, source: { type: "synthetic", size: 96, count: 2, seed: 9 } },
+      { mqtt: { url: broker.url }, stateDir: state });
+    const online = startDaemon(second.pipelineFile, second.configFile);
+    expect(await online.exited, online.stderr()).toBe(0);
+    await waitFor(() => sub.messages.length >= 7, 10_000, "seven verdicts");
+    const verdicts = sub.messages.map((m) => m.json());
+    expect(verdicts.map((v) => v.seq)).toEqual([1, 2, 3, 4, 5, 1, 2]);
+    for (const v of verdicts.slice(0, 5)) expect(String(v.decidedAt) < restartedAt).toBe(true);
+    expect(verdicts.slice(0, 5).every((v) => v.heatmap === null)).toBe(true); // never sent: not pointed at
+    await sub.client.endAsync();
+    await broker.stop();
+  });
+});
