@@ -10,7 +10,9 @@ export OPENCV4NODEJS_DISABLE_AUTOBUILD := 1
 export JOBS := max
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all setup apt test test-python test-node demo build clean
+PREFIX ?= /opt/inspector
+
+.PHONY: all setup apt test test-python test-node demo build install clean
 
 all: setup
 
@@ -37,9 +39,25 @@ test-python:
 test-node:
 	npx vitest run
 
-# Trains a small bundle on synthetic good parts with the shipped teachers (the daemon comes next).
+# The daemon on the demo station: synthetic parts -> the shipped demo bundle -> the embedded
+# MQTT broker; verdicts scroll by until Ctrl-C.
 demo: setup
-	scripts/demo.sh
+	@echo "== inspector demo: synthetic parts judged by models/demo, verdicts published on mqtt://127.0.0.1:1883"
+	@echo "== watch them from another terminal:  npx mqtt sub -h 127.0.0.1 -t 'inspector/demo/#' -v"
+	@echo "== stop with Ctrl-C"
+	node bin/inspector.js run --pipeline pipelines/demo.yaml
+
+# The service on this machine (a Jetson or any Debian): code in $(PREFIX), settings in /etc/inspector,
+# one systemd instance per station (docs/deploy-jetson.md).
+install: setup
+	$(SUDO) mkdir -p $(PREFIX) /etc/inspector/pipelines
+	$(SUDO) cp -r bin dist models node_modules package.json docs $(PREFIX)/
+	[ -e /etc/inspector/config.yaml ] || $(SUDO) cp config/default.yaml /etc/inspector/config.yaml
+	for f in pipelines/*.yaml; do [ -e /etc/inspector/$$f ] || \
+	  sed 's#^bundle: \.\./models/#bundle: $(PREFIX)/models/#' $$f | $(SUDO) tee /etc/inspector/$$f >/dev/null; done
+	$(SUDO) cp systemd/inspector@.service /etc/systemd/system/
+	$(SUDO) systemctl daemon-reload
+	@echo "installed. Start a station:  sudo systemctl enable --now inspector@demo"
 
 clean:
 	rm -rf dist node_modules
