@@ -1,11 +1,14 @@
 // `inspector calibrate --bundle DIR --good DIR [--bad DIR]`
-import { writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 
 import { Command, Option } from "commander";
 
 import { calibrate, DEFAULT_CALIBRATE_OPTIONS, type ThresholdMethod } from "../calibration/calibrate.js";
+import { captureGoodParts } from "../calibration/capture.js";
 import { calibrationReport } from "../calibration/report.js";
+import { loadPipeline } from "../config/pipeline-config.js";
 import { CALIBRATION_FILE } from "../scoring/calibration-file.js";
 import { CliError } from "./cli-error.js";
 import { numberIn, PROVIDERS_HELP, providerList, sessionSettings, type SessionOptionValues } from "./options.js";
@@ -16,6 +19,10 @@ export const REPORT_FILE = "calibration-report.html";
 interface CalibrateCliOptions extends SessionOptionValues {
   bundle?: string;
   good?: string;
+  pipeline?: string;
+  count: number;
+  keep?: string;
+  intervalMs: number;
   bad?: string;
   masks?: string;
   holdout: number;
@@ -34,6 +41,10 @@ export function calibrateCommand(): Command {
     .description("compute score statistics and thresholds for a bundle from images of good parts")
     .option("--bundle <dir>", "the bundle to calibrate (calibration.json and calibration-report.html are written into it)")
     .option("--good <dir>", "folder of images of good parts, as the station sees them")
+    .option("--pipeline <file>", "capture the good parts through this station's source and ROI instead of --good (its bundle unless --bundle)")
+    .option("--count <n>", "with --pipeline: good parts to capture", numberIn(10, 1e6, true), 100)
+    .option("--interval-ms <ms>", "with --pipeline: pause between captures (time to change the part)", numberIn(0, 3_600_000, true), 0)
+    .option("--keep <dir>", "with --pipeline: keep the captured images in this folder (for retraining later)")
     .option("--bad <dir>", "folder of images of defective parts: reports the miss rate, enables --method f1|miss-rate")
     .option("--masks <dir>", "ground-truth masks of the --bad images: reports how much of each defect the regions outline")
     .option("--holdout <share>", "share of good images held back to set the threshold", numberIn(0.1, 0.9), d.holdout)
@@ -47,9 +58,23 @@ export function calibrateCommand(): Command {
     .option("--providers <list>", PROVIDERS_HELP, providerList)
     .option("--threads <n>", "ONNX Runtime threads (0 = every core)", numberIn(0, 1024, true))
     .action(async (options: CalibrateCliOptions) => {
-      if (!options.bundle) throw new CliError("--bundle DIR is required: the bundle folder to calibrate.");
-      if (!options.good) throw new CliError("--good DIR is required: a folder of images of good parts.");
       const progress = new StageProgress();
+      let captured: string | undefined;
+      if (options.pipeline) {
+        if (options.good) throw new CliError("give --good DIR or --pipeline FILE, not both.");
+        const pipeline = loadPipeline(options.pipeline);
+        options.bundle ??= pipeline.bundle;
+        captured = options.keep ?? mkdtempSync(path.join(tmpdir(), "inspector-capture-"));
+        progress.line(`capturing ${options.count} good parts from station ${pipeline.station} into ${captured}`);
+        await captureGoodParts({ pipeline, count: options.count, out: captured, intervalMs: options.intervalMs,
+          onProgress: (done, total) => progress.update("capture", done, total) }).catch((err) => {
+          progress.stop();
+          throw err;
+        });
+        options.good = captured;
+      }
+      if (!options.bundle) throw new CliError("--bundle DIR is required: the bundle folder to calibrate.");
+      if (!options.good) throw new CliError("--good DIR (a folder of images of good parts) or --pipeline FILE is required.");
       const result = await calibrate({
         bundleDir: options.bundle, goodDir: options.good, badDir: options.bad, masksDir: options.masks, holdout: options.holdout,
         targetFalseRejectRate: options.targetFrr, method: options.method, targetMissRate: options.targetMissRate,
@@ -57,7 +82,10 @@ export function calibrateCommand(): Command {
         seed: options.seed, session: sessionSettings(options),
         onProgress: (stage, done, total) => progress.update(stage, done, total),
         onLog: (line) => progress.line(line),
-      }).finally(() => progress.stop());
+      }).finally(() => {
+        progress.stop();
+        if (captured && !options.keep) rmSync(captured, { recursive: true, force: true });
+      });
       for (const warning of result.warnings) process.stderr.write(`warning: ${warning}\n`);
       const file = path.join(options.bundle, CALIBRATION_FILE);
       writeFileSync(file, `${JSON.stringify(result.calibration, null, 2)}\n`);

@@ -1,7 +1,7 @@
 // The daemon end to end, as a line runs it: real child processes, a real broker (aedes in-process
 // and Debian's mosquitto), a real bundle trained and calibrated in this run, real files and video.
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -130,6 +130,23 @@ describe("inspector run", () => {
     expect(sub.messages.map((m) => m.json().seq)).toEqual([1, 2, 3, 4, 5]);
     await sub.client.endAsync();
     await broker.close();
+  });
+
+  it("calibrates at the station: captures N good parts through the pipeline's source and ROI", () => {
+    const dir = stationDir("capture");
+    const copy = path.join(dir, "bundle");
+    cpSync(bundle, copy, { recursive: true, filter: (src) => !src.endsWith("calibration.json") });
+    const { pipelineFile } = writeStation(dir,
+      { station: "cal", bundle: "bundle", source: { type: "synthetic", size: 96, defectRate: 0 }, roi: { x: 8, y: 8, width: 80, height: 80 } }, {});
+    const keep = path.join(dir, "captured");
+    const run = spawnSync(process.execPath, [CLI, "calibrate", "--pipeline", pipelineFile, "--count", "12", "--keep", keep], { encoding: "utf8" });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout.trim()).toBe(path.join(copy, "calibration.json"));
+    const captured = readdirSync(keep).sort();
+    expect(captured).toHaveLength(12);
+    expect(captured[0]).toBe("capture-0001.png");
+    const first = cv.imread(path.join(keep, captured[0]));
+    expect([first.cols, first.rows]).toEqual([80, 80]);
   });
 
   it("refuses an invalid pipeline with every problem named", () => {
