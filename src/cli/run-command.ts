@@ -32,6 +32,15 @@ export function runCommand(): Command {
         signalled = signal;
         void daemon.stop(signal);
       };
+      // Something unforeseen: say what, and exit non-zero so that systemd restarts the station
+      // (undelivered verdicts are in the spool and go out after the restart).
+      const fatal = (err: unknown) => {
+        log.fatal({ err: (err as Error)?.stack ?? String(err) }, "unexpected failure: exiting for a restart");
+        log.flush();
+        process.exit(1);
+      };
+      process.on("uncaughtException", fatal);
+      process.on("unhandledRejection", fatal);
       process.on("SIGTERM", onSignal);
       process.on("SIGINT", onSignal);
       try {

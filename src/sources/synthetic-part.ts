@@ -38,7 +38,8 @@ export function drawPart(size: number, defect: DefectKind | null, random: () => 
   const uniform = (lo: number, hi: number) => lo + (hi - lo) * random();
   const cx = size / 2 + uniform(-0.02, 0.02) * size;
   const cy = size / 2 + uniform(-0.02, 0.02) * size;
-  const angle = uniform(-8, 8) * Math.PI / 180;
+  // Parts sit in a fixture: a few degrees of play, not free rotation.
+  const angle = uniform(-4, 4) * Math.PI / 180;
   const outer = 0.42 * size;
   const bore = 0.13 * size;
   const groove = 0.2 * size;
@@ -78,14 +79,15 @@ export function drawPart(size: number, defect: DefectKind | null, random: () => 
 
   if (defect === "dent" || defect === "stain") {
     const centre = onSurface();
-    const radius = uniform(0.03, 0.055) * size;
+    const radius = uniform(0.04, 0.07) * size;
     for (let y = Math.max(0, Math.floor(centre.y - 3 * radius)); y < Math.min(size, centre.y + 3 * radius); y++) {
       for (let x = Math.max(0, Math.floor(centre.x - 3 * radius)); x < Math.min(size, centre.x + 3 * radius); x++) {
+        if (Math.hypot(x - cx, y - cy) > outer - 2) continue; // on the part, not the belt
         const dx = (x - centre.x) / radius;
         const dy = (y - centre.y) / radius;
         const fall = Math.exp(-(dx * dx + dy * dy));
         // A dent is a hollow: its side facing the light is dark, the far side bright. A stain darkens.
-        pixels[y * size + x] += defect === "dent" ? 60 * (lx * dx + ly * dy) * fall : -40 * fall * (1 + 0.3 * Math.sin(5 * dx + 3 * dy));
+        pixels[y * size + x] += defect === "dent" ? 80 * (lx * dx + ly * dy) * fall : -55 * fall * (1 + 0.3 * Math.sin(5 * dx + 3 * dy));
       }
     }
     mask.drawCircle(centre, Math.round(radius * (defect === "dent" ? 1.2 : 1.1)), white, -1);
@@ -117,7 +119,7 @@ export function drawPart(size: number, defect: DefectKind | null, random: () => 
     const direction = uniform(0, Math.PI);
     const length = uniform(0.12, 0.3) * size;
     const end = new cv.Point2(start.x + length * Math.cos(direction), start.y + length * Math.sin(direction));
-    const width = random() < 0.5 ? 1 : 2;
+    const width = Math.max(2, Math.round(size / 128) + (random() < 0.5 ? 0 : 1));
     image.drawLine(start, end, shade(215), width, cv.LINE_AA);
     mask.drawLine(start, end, white, width + 2);
   } else if (defect === "crack") {
@@ -130,8 +132,9 @@ export function drawPart(size: number, defect: DefectKind | null, random: () => 
       wiggle += uniform(-0.05, 0.05);
       points.push(polar(radius, theta + wiggle));
     }
-    image.drawPolylines([points], false, shade(22), 1, cv.LINE_AA);
-    mask.drawPolylines([points], false, white, 3);
+    const width = Math.max(1, Math.round(size / 128));
+    image.drawPolylines([points], false, shade(22), width, cv.LINE_AA);
+    mask.drawPolylines([points], false, white, width + 2);
   }
 
   // Optics and sensor: a slight blur, then noise.
