@@ -2,6 +2,7 @@
 import { Command, CommanderError } from "commander";
 
 import { CliError } from "./cli-error.js";
+import { benchCommand } from "./bench-command.js";
 import { calibrateCommand } from "./calibrate-command.js";
 import { evalCommand } from "./eval-command.js";
 import { inferCommand } from "./infer-command.js";
@@ -22,6 +23,7 @@ export function program(): Command {
   root.addCommand(inferCommand());
   root.addCommand(runCommand());
   root.addCommand(synthCommand());
+  root.addCommand(benchCommand());
   for (const command of root.commands) command.exitOverride().showHelpAfterError("(add --help for usage)");
   return root;
 }

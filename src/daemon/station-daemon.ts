@@ -32,6 +32,10 @@ export interface DaemonOptions {
   log: Logger;
   /** How long a stop waits for the broker to take the spooled verdicts (they stay spooled after). */
   drainTimeoutMs?: number;
+  /** Sees every outcome after it is handed to the sinks (`inspector bench`). */
+  onOutcome?: (outcome: PartOutcome) => void;
+  /** Sees the PUBLISH → PUBACK time of every verdict (`inspector bench`). */
+  onAcknowledged?: (ms: number) => void;
 }
 
 const FIRST_CONNECT_WAIT_MS = 5_000;
@@ -91,6 +95,7 @@ export class StationDaemon {
       log.warn({ ...recovered, stateDir: config.stateDir }, `${recovered.pending} undelivered verdict(s) from an earlier run will be delivered first`);
     }
     this.publisher = new VerdictPublisher(this.client, this.spool, topics.verdict, config.mqtt.maxHeatmapBytes, log);
+    this.publisher.onAcknowledged = this.options.onAcknowledged;
     this.status = new StationStatus(this.client, topics.status, facts);
 
     // Give the broker a moment before the first part, so that a normal start loses no heatmap;
@@ -156,6 +161,7 @@ export class StationDaemon {
     if (m.verdict === "ERROR") this.options.log.warn(line, `ERROR ${m.code}: ${m.message}`);
     else this.options.log.info(line, `${m.verdict} ${m.partId}`);
     this.publisher!.submit(outcome);
+    this.options.onOutcome?.(outcome);
   }
 
   private startWatchdog(): void {

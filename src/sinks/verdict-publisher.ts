@@ -1,6 +1,8 @@
 // Delivers verdicts from the spool to the broker one at a time at QoS 1, in order: the next is
 // sent once the previous is acknowledged, so an outage can reorder nothing. Heatmaps go out
 // directly (they are large and only illustrate the verdict) and only while connected.
+import { performance } from "node:perf_hooks";
+
 import type { MqttClient } from "mqtt";
 import type { Logger } from "pino";
 
@@ -16,6 +18,8 @@ export class VerdictPublisher {
   private waiters: (() => void)[] = [];
   delivered = 0;
   heatmapsSkipped = 0;
+  /** Called with the time from PUBLISH to PUBACK of each verdict (for `inspector bench`). */
+  onAcknowledged?: (ms: number) => void;
 
   constructor(private readonly client: MqttClient, private readonly spool: VerdictSpool, private readonly verdictTopic: string,
     private readonly maxHeatmapBytes: number, private readonly log: Logger) {
@@ -63,8 +67,10 @@ export class VerdictPublisher {
     this.sending = true;
     try {
       for (let next = this.spool.peek(); next && this.client.connected; next = this.spool.peek()) {
+        const started = performance.now();
         await this.client.publishAsync(next.topic, next.payload, { qos: 1 });
         this.spool.acknowledge();
+        this.onAcknowledged?.(performance.now() - started);
         this.delivered++;
       }
     } catch (err) {

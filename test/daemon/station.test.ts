@@ -149,6 +149,25 @@ describe("inspector run", () => {
     expect([first.cols, first.rows]).toEqual([80, 80]);
   });
 
+  it("bench reports every stage, the bare session.run loop and their ratio", () => {
+    const dir = stationDir("bench");
+    const { pipelineFile } = writeStation(dir, { station: "bench", bundle, source: { type: "folder", path: parts } }, {});
+    const run = spawnSync(process.execPath, [CLI, "bench", "--pipeline", pipelineFile, "--parts", "4", "--warmup", "1", "--json"], { encoding: "utf8" });
+    expect(run.status, run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout);
+    expect(Object.keys(report)).toEqual(["station", "bundle", "provider", "parts", "warmup", "stagesMs", "endToEndMs", "perPartMs",
+      "partsPerSecond", "peakRssMb", "bare", "ratio", "errors", "date"]);
+    expect(Object.keys(report.stagesMs)).toEqual(["grab", "preprocess", "infer", "score", "heatmap", "publish"]);
+    for (const s of [...Object.values(report.stagesMs), report.endToEndMs, report.perPartMs, report.bare.runMs] as Record<string, number>[]) {
+      expect(Object.keys(s)).toEqual(["median", "p95", "max"]);
+      expect(s.median).toBeGreaterThanOrEqual(0);
+      expect(s.p95).toBeGreaterThanOrEqual(s.median);
+    }
+    expect(report).toMatchObject({ station: "bench", provider: "cpu", parts: 4, warmup: 1, errors: 0 });
+    expect(report.ratio).toBeGreaterThan(0);
+    expect(report.peakRssMb).toBeGreaterThan(0);
+  });
+
   it("refuses an invalid pipeline with every problem named", () => {
     const dir = stationDir("invalid");
     const { pipelineFile, configFile } = writeStation(dir,

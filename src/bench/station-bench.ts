@@ -1,0 +1,154 @@
+// `inspector bench`: the real station (source, preprocess, worker, scoring, heatmap, MQTT with a
+// broker) on N parts, per stage, next to a bare loop of session.run on the same bundle, input and
+// provider in the same process: the limit the daemon is measured against.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { performance } from "node:perf_hooks";
+
+import * as ort from "onnxruntime-node";
+import type { Logger } from "pino";
+
+import type { DaemonConfig } from "../config/daemon-config.js";
+import type { Pipeline } from "../config/pipeline-config.js";
+import { StationDaemon } from "../daemon/station-daemon.js";
+import { loadBundle } from "../inference/bundle.js";
+import { openSession } from "../inference/providers.js";
+import { preprocess } from "../preprocess/preprocess.js";
+import { quantile } from "../scoring/statistics.js";
+import { createSource } from "../sources/open-source.js";
+
+export interface Spread {
+  median: number;
+  p95: number;
+  max: number;
+}
+
+export interface BenchReport {
+  station: string;
+  bundle: string;
+  provider: string;
+  parts: number;
+  warmup: number;
+  stagesMs: Record<"grab" | "preprocess" | "infer" | "score" | "heatmap" | "publish", Spread>;
+  /** Trigger to verdict, per part. */
+  endToEndMs: Spread;
+  /** Time between consecutive verdicts: what the line sees. */
+  perPartMs: Spread;
+  partsPerSecond: number;
+  peakRssMb: number;
+  bare: { runMs: Spread; runsPerSecond: number };
+  /** perPartMs.median / bare.runMs.median: 1.0 would be a daemon that costs nothing beyond session.run. */
+  ratio: number;
+  errors: number;
+  date: string;
+}
+
+function spread(values: number[]): Spread {
+  const sorted = Float64Array.from(values).sort();
+  return { median: quantile(sorted, 0.5), p95: quantile(sorted, 0.95), max: sorted[sorted.length - 1] ?? Number.NaN };
+}
+
+export interface BenchOptions {
+  config: DaemonConfig;
+  pipeline: Pipeline;
+  parts: number;
+  warmup: number;
+  log: Logger;
+}
+
+export async function benchStation(options: BenchOptions): Promise<BenchReport> {
+  const total = options.parts + options.warmup;
+  const stateDir = mkdtempSync(path.join(tmpdir(), "inspector-bench-"));
+  // The station as configured, but paced by itself and with a spool of its own.
+  const source = options.pipeline.source.type === "synthetic" ? { ...options.pipeline.source, count: total }
+    : options.pipeline.source.type === "folder" ? { ...options.pipeline.source, loop: true } : options.pipeline.source;
+  const pipeline: Pipeline = { ...options.pipeline, source, trigger: { type: "continuous", minIntervalMs: 0 } };
+  const config: DaemonConfig = {
+    ...options.config, stateDir,
+    mqtt: { ...options.config.mqtt, embedded: { ...options.config.mqtt.embedded, port: 0 } },
+  };
+  const stages: Record<keyof BenchReport["stagesMs"], number[]> = { grab: [], preprocess: [], infer: [], score: [], heatmap: [], publish: [] };
+  const endToEnd: number[] = [];
+  const decided: number[] = [];
+  let seen = 0;
+  let errors = 0;
+  let peakRss = 0;
+  let acknowledged = 0;
+  let done!: () => void;
+  const finished = new Promise<void>((resolve) => { done = resolve; });
+  const daemon: StationDaemon = new StationDaemon({
+    config, pipeline, log: options.log,
+    onOutcome: (outcome) => {
+      seen++;
+      peakRss = Math.max(peakRss, process.memoryUsage().rss);
+      if (seen > options.warmup) {
+        const l = outcome.message.latencyMs;
+        if (outcome.message.verdict === "ERROR") errors++;
+        else {
+          for (const key of ["grab", "preprocess", "infer", "score", "heatmap"] as const) stages[key].push(l[key] ?? Number.NaN);
+          endToEnd.push(l.total ?? Number.NaN);
+        }
+        decided.push(performance.now());
+      }
+      if (seen === total) done();
+    },
+    onAcknowledged: (ms) => {
+      if (++acknowledged > options.warmup) stages.publish.push(ms);
+    },
+  });
+  try {
+    await daemon.start();
+    await Promise.race([finished, daemon.whenFinished()]);
+  } finally {
+    await daemon.stop("benchmark done");
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+  const intervals = decided.slice(1).map((t, i) => t - decided[i]);
+
+  // The bare loop: the same graph, provider and threads, on a real frame of the same source.
+  const bundle = loadBundle(pipeline.bundle, { requireCalibration: false });
+  const { session, provider } = await openSession(bundle.modelPath, {
+    providers: config.inference.providers, intraOpThreads: config.inference.threads, interOpThreads: 1,
+  });
+  const frameSource = createSource(pipeline.source);
+  await frameSource.open();
+  const frame = await frameSource.grab();
+  await frameSource.close();
+  if (!frame) throw new Error(`${frameSource.description} gave no frame for the bare loop`);
+  const [, , height, width] = bundle.manifest.input.shape;
+  const prepared = preprocess(frame.image, { roi: pipeline.roi, width, height, colour: bundle.manifest.input.colour });
+  const feeds = { [bundle.manifest.input.name]: new ort.Tensor("float32", prepared.tensor, [1, 3, height, width]) };
+  const runs: number[] = [];
+  for (let i = 0; i < total; i++) {
+    const started = performance.now();
+    await session.run(feeds);
+    if (i >= options.warmup) runs.push(performance.now() - started);
+  }
+  await session.release();
+  const bareRun = spread(runs);
+  const perPart = spread(intervals);
+  const span = decided.length > 1 ? decided[decided.length - 1] - decided[0] : Number.NaN;
+  return {
+    station: pipeline.station, bundle: bundle.id, provider, parts: options.parts, warmup: options.warmup,
+    stagesMs: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, spread(v)])) as BenchReport["stagesMs"],
+    endToEndMs: spread(endToEnd), perPartMs: perPart, partsPerSecond: (decided.length - 1) / (span / 1000),
+    peakRssMb: peakRss / 2 ** 20,
+    bare: { runMs: bareRun, runsPerSecond: 1000 / bareRun.median },
+    ratio: perPart.median / bareRun.median, errors, date: new Date().toISOString(),
+  };
+}
+
+export function benchTable(r: BenchReport): string {
+  const row = (name: string, s: Spread) => `${name.padEnd(22)}${[s.median, s.p95, s.max].map((v) => v.toFixed(1).padStart(9)).join("")}`;
+  return [
+    `station ${r.station}, bundle ${r.bundle} on ${r.provider}, ${r.parts} parts after ${r.warmup} warm-up, ${r.date}`,
+    `${"ms".padEnd(22)}${["median", "p95", "max"].map((h) => h.padStart(9)).join("")}`,
+    ...Object.entries(r.stagesMs).map(([k, s]) => row(k, s)),
+    row("end to end", r.endToEndMs),
+    row("per part (daemon)", r.perPartMs),
+    row("session.run (bare)", r.bare.runMs),
+    `parts/s ${r.partsPerSecond.toFixed(2)} (bare session.run: ${r.bare.runsPerSecond.toFixed(2)}/s); ` +
+      `daemon/bare ${r.ratio.toFixed(3)}; peak RSS ${r.peakRssMb.toFixed(0)} MB; ERROR verdicts ${r.errors}`,
+  ].join("\n");
+}
