@@ -1,6 +1,7 @@
 // `inspector bench`: the real station (source, preprocess, worker, scoring, heatmap, MQTT with a
 // broker) on N parts, per stage, next to a bare loop of session.run on the same bundle, input and
 // provider in the same process: the limit the daemon is measured against.
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -17,6 +18,7 @@ import { openSession } from "../inference/providers.js";
 import { preprocess } from "../preprocess/preprocess.js";
 import { quantile } from "../scoring/statistics.js";
 import { createSource } from "../sources/open-source.js";
+import { pythonInterpreter, TRAINING_DIR } from "../training/trainer-process.js";
 
 export interface Spread {
   median: number;
@@ -40,6 +42,8 @@ export interface BenchReport {
   bare: { runMs: Spread; runsPerSecond: number };
   /** perPartMs.median / bare.runMs.median: 1.0 would be a daemon that costs nothing beyond session.run. */
   ratio: number;
+  /** The same fused computation in PyTorch eager; speedup = its median / bare session.run's. */
+  torch: { runMs: Spread; threads: number; version: string; speedup: number } | { unavailable: string };
   errors: number;
   date: string;
 }
@@ -129,14 +133,26 @@ export async function benchStation(options: BenchOptions): Promise<BenchReport> 
   const bareRun = spread(runs);
   const perPart = spread(intervals);
   const span = decided.length > 1 ? decided[decided.length - 1] - decided[0] : Number.NaN;
+  const torch = torchEager(pipeline.bundle, Math.min(options.parts, 30), config.inference.threads, bareRun.median);
   return {
     station: pipeline.station, bundle: bundle.id, provider, parts: options.parts, warmup: options.warmup,
     stagesMs: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, spread(v)])) as BenchReport["stagesMs"],
     endToEndMs: spread(endToEnd), perPartMs: perPart, partsPerSecond: (decided.length - 1) / (span / 1000),
     peakRssMb: peakRss / 2 ** 20,
     bare: { runMs: bareRun, runsPerSecond: 1000 / bareRun.median },
-    ratio: perPart.median / bareRun.median, errors, date: new Date().toISOString(),
+    ratio: perPart.median / bareRun.median, torch, errors, date: new Date().toISOString(),
   };
+}
+
+function torchEager(bundleDir: string, runs: number, threads: number, bareMedian: number): BenchReport["torch"] {
+  const run = spawnSync(pythonInterpreter(), ["-m", "inspector_training", "bench-torch", "--bundle", bundleDir, "--runs", String(runs),
+    "--threads", String(threads)], { encoding: "utf8", env: { ...process.env, PYTHONPATH: TRAINING_DIR } });
+  if (run.status !== 0) {
+    const reason = run.error?.message ?? run.stderr.split("\n").find((l) => l.startsWith("error: ")) ?? run.stderr.trim().split("\n").pop();
+    return { unavailable: (reason ?? "PyTorch did not run").replace(/^error: /, "") };
+  }
+  const result = JSON.parse(run.stdout.trim().split("\n").pop()!) as { runMs: Spread; threads: number; torch: string };
+  return { runMs: result.runMs, threads: result.threads, version: result.torch, speedup: result.runMs.median / bareMedian };
 }
 
 export function benchTable(r: BenchReport): string {
@@ -150,5 +166,8 @@ export function benchTable(r: BenchReport): string {
     row("session.run (bare)", r.bare.runMs),
     `parts/s ${r.partsPerSecond.toFixed(2)} (bare session.run: ${r.bare.runsPerSecond.toFixed(2)}/s); ` +
       `daemon/bare ${r.ratio.toFixed(3)}; peak RSS ${r.peakRssMb.toFixed(0)} MB; ERROR verdicts ${r.errors}`,
+    "runMs" in r.torch
+      ? `${row(`PyTorch ${r.torch.version} eager`, r.torch.runMs)}\nONNX Runtime is ${r.torch.speedup.toFixed(2)}× as fast as PyTorch eager (${r.torch.threads} threads)`
+      : `PyTorch eager: not measured (${r.torch.unavailable})`,
   ].join("\n");
 }

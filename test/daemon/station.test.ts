@@ -156,7 +156,9 @@ describe("inspector run", () => {
     expect(run.status, run.stderr).toBe(0);
     const report = JSON.parse(run.stdout);
     expect(Object.keys(report)).toEqual(["station", "bundle", "provider", "parts", "warmup", "stagesMs", "endToEndMs", "perPartMs",
-      "partsPerSecond", "peakRssMb", "bare", "ratio", "errors", "date"]);
+      "partsPerSecond", "peakRssMb", "bare", "ratio", "torch", "errors", "date"]);
+    // The tiny bundle was trained here, so its weights are at hand for the PyTorch comparison.
+    expect(Object.keys(report.torch)).toEqual(["runMs", "threads", "version", "speedup"]);
     expect(Object.keys(report.stagesMs)).toEqual(["grab", "preprocess", "infer", "score", "heatmap", "publish"]);
     for (const s of [...Object.values(report.stagesMs), report.endToEndMs, report.perPartMs, report.bare.runMs] as Record<string, number>[]) {
       expect(Object.keys(s)).toEqual(["median", "p95", "max"]);

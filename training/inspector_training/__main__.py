@@ -97,6 +97,11 @@ def parser() -> argparse.ArgumentParser:
     ref.add_argument("--bundle", required=True)
     ref.add_argument("--out", required=True)
     ref.add_argument("--seed", type=int, default=0)
+    tb = commands.add_parser("bench-torch", help="time the bundle's fused computation in PyTorch eager (for inspector bench)")
+    tb.add_argument("--bundle", required=True)
+    tb.add_argument("--runs", type=positive_int, default=20)
+    tb.add_argument("--warmup", type=int, default=2)
+    tb.add_argument("--threads", type=int, default=0)
     return root
 
 
@@ -115,6 +120,11 @@ def main(argv: list[str] | None = None) -> int:
             from .progress import emit as emit_event
             manifest = reexport([Path(b) for b in args.bundle], Path(args.out), args.mode, args.scales, args.opset)
             emit_event("done", path=str(Path(args.out)), manifest=str(manifest))
+        elif args.command == "bench-torch":
+            import json
+            from pathlib import Path
+            from .bench_torch import bench
+            print(json.dumps(bench(Path(args.bundle), args.runs, args.warmup, args.threads)))
         else:
             from pathlib import Path
             from .export import write_reference
