@@ -11,7 +11,7 @@ export function createLogger(config: DaemonConfig["logging"]): Logger {
     base: { pid: process.pid },
     redact: { paths: ["password", "*.password", "*.*.password", "key", "*.key", "*.*.key"], censor: "[redacted]" },
     ...(pretty && {
-      transport: { target: "pino-pretty", options: { colorize: true, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname" } },
+      transport: { target: "pino-pretty", options: { colorize: true, singleLine: true, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname" } },
     }),
   });
 }
