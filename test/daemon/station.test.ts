@@ -2,6 +2,7 @@
 // and Debian's mosquitto), a real bundle trained and calibrated in this run, real files and video.
 import { spawnSync } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, readdirSync } from "node:fs";
+import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -110,6 +111,28 @@ describe("inspector run", () => {
     const last = sub.messages.filter((m) => m.topic.endsWith("/status")).at(-1)!;
     expect(last.json()).toMatchObject({ state: "offline", reason: "SIGTERM" });
     await sub.client.endAsync(true);
+  });
+
+  it("speaks systemd's notify protocol: READY=1 when running, WATCHDOG=1 while healthy, STOPPING=1 on SIGTERM", async () => {
+    const dir = stationDir("systemd");
+    const socketPath = path.join(dir, "notify.sock");
+    const unixDgram = createRequire(import.meta.url)("unix-dgram") as {
+      createSocket(type: string, listener: (message: Buffer) => void): { bind(p: string): void; close(): void };
+    };
+    const received: string[] = [];
+    const socket = unixDgram.createSocket("unix_dgram", (message) => received.push(message.toString()));
+    socket.bind(socketPath);
+    const { pipelineFile, configFile } = writeStation(dir,
+      { station: "sd", bundle, source: { type: "synthetic", size: 96 }, trigger: { type: "mqtt" } },
+      { mqtt: { embedded: { port: await freePort() } }, stateDir: path.join(dir, "state") });
+    const daemon = startDaemon(pipelineFile, configFile, { NOTIFY_SOCKET: socketPath, WATCHDOG_USEC: "400000" });
+    await waitFor(() => received.some((m) => m.startsWith("READY=1")), 60_000, "READY=1");
+    await waitFor(() => received.includes("WATCHDOG=1"), 5_000, "WATCHDOG=1");
+    daemon.child.kill("SIGTERM");
+    expect(await daemon.exited).toBe(0);
+    socket.close();
+    expect(received.find((m) => m.startsWith("READY=1"))).toContain("STATUS=station sd");
+    expect(received.some((m) => m.startsWith("STOPPING=1"))).toBe(true);
   });
 
   it("inspects the frames of a video file through the OpenCV source", async () => {

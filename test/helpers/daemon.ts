@@ -72,8 +72,9 @@ export interface DaemonProcess {
   exited: Promise<number | null>;
 }
 
-export function startDaemon(pipelineFile: string, configFile: string): DaemonProcess {
-  const child = spawn(process.execPath, [CLI, "run", "--pipeline", pipelineFile, "--config", configFile], { stdio: ["ignore", "pipe", "pipe"] });
+export function startDaemon(pipelineFile: string, configFile: string, env: NodeJS.ProcessEnv = {}): DaemonProcess {
+  const child = spawn(process.execPath, [CLI, "run", "--pipeline", pipelineFile, "--config", configFile],
+    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   const logs: Record<string, unknown>[] = [];
   let errors = "";
   let partial = "";
