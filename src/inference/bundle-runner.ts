@@ -3,10 +3,14 @@
 import { performance } from "node:perf_hooks";
 
 import { type Mat } from "../preprocess/opencv.js";
-import { preprocess, type Roi } from "../preprocess/preprocess.js";
+import { type Prepared, preprocess, type Roi } from "../preprocess/preprocess.js";
 import { type Bundle, loadBundle } from "./bundle.js";
 import { InferenceWorker, type ScoreTensors } from "./inference-client.js";
 import { DEFAULT_SESSION_SETTINGS, type SessionSettings } from "./providers.js";
+
+export interface PreparedFrame extends Prepared {
+  preprocessMs: number;
+}
 
 export interface RawResult {
   outputs: ScoreTensors;
@@ -24,13 +28,21 @@ export class BundleRunner {
     return new BundleRunner(bundle, worker);
   }
 
-  async run(frame: Mat, roi?: Roi): Promise<RawResult> {
+  /** The CPU side of a frame (ROI, resize, colour, tensor): separate so it can overlap the previous frame's inference. */
+  prepare(frame: Mat, roi?: Roi): PreparedFrame {
     const started = performance.now();
     const [, , height, width] = this.bundle.manifest.input.shape;
     const prepared = preprocess(frame, { roi, width, height, colour: this.bundle.manifest.input.colour });
-    const preprocessMs = performance.now() - started;
+    return { ...prepared, preprocessMs: performance.now() - started };
+  }
+
+  async infer(prepared: PreparedFrame): Promise<RawResult> {
     const { outputs, inferMs } = await this.worker.run(prepared.tensor);
-    return { outputs, roiImage: prepared.roiImage, preprocessMs, inferMs };
+    return { outputs, roiImage: prepared.roiImage, preprocessMs: prepared.preprocessMs, inferMs };
+  }
+
+  run(frame: Mat, roi?: Roi): Promise<RawResult> {
+    return this.infer(this.prepare(frame, roi));
   }
 
   /** "bundle 1a2b… on cpu (tensorrt: <why>; cuda: <why>)": the log line saying which provider runs. */

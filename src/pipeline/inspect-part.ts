@@ -4,10 +4,10 @@
 import { performance } from "node:perf_hooks";
 
 import type { Pipeline } from "../config/pipeline-config.js";
-import type { BundleRunner } from "../inference/bundle-runner.js";
+import type { BundleRunner, PreparedFrame } from "../inference/bundle-runner.js";
 import { FrameError } from "../preprocess/preprocess.js";
 import { type Frame, type FrameSource, SourceError } from "../sources/frame-source.js";
-import { inspectFrame } from "../verdict/inspect.js";
+import { inspectPrepared } from "../verdict/inspect.js";
 import type { ErrorCode, PartOutcome, PartRequest, VerdictMessage } from "./part.js";
 
 export interface StationContext {
@@ -37,8 +37,21 @@ export function errorVerdict(context: StationContext, request: PartRequest | nul
   };
 }
 
-/** Resolves to the part's outcome, or to null when the source has no more frames. */
-export async function inspectPart(context: StationContext, request: PartRequest): Promise<PartOutcome | null> {
+/** A part whose frame is grabbed and prepared, waiting for the worker. */
+export interface CapturedPart {
+  request: PartRequest;
+  frame: Frame;
+  prepared: PreparedFrame;
+  queueMs: number;
+  grabMs: number;
+  started: number;
+}
+
+/**
+ * Grabs and prepares a part's frame: the CPU work that can overlap the previous part's inference.
+ * Resolves to the captured part, to an ERROR outcome, or to null when the source has no more frames.
+ */
+export async function capturePart(context: StationContext, request: PartRequest): Promise<CapturedPart | PartOutcome | null> {
   const started = performance.now();
   const queueMs = Math.max(0, Date.now() - request.triggeredAt.getTime());
   if (request.recipe !== undefined) {
@@ -54,9 +67,24 @@ export async function inspectPart(context: StationContext, request: PartRequest)
   }
   if (!frame) return null;
   const grabMs = performance.now() - started;
-  const { pipeline } = context;
   try {
-    const result = await inspectFrame(context.runner, frame.image, {
+    return { request, frame, prepared: context.runner.prepare(frame.image, context.pipeline.roi), queueMs, grabMs, started };
+  } catch (err) {
+    return errorVerdict(context, request, errorCode(err), (err as Error).message,
+      { capturedAt: frame.capturedAt.toISOString(), latencyMs: { queue: queueMs, grab: grabMs } });
+  }
+}
+
+export function isCaptured(value: CapturedPart | PartOutcome | null): value is CapturedPart {
+  return value !== null && "prepared" in value;
+}
+
+/** Inference, scoring, verdict, regions and heatmap of a captured part. Never throws. */
+export async function judgePart(context: StationContext, part: CapturedPart): Promise<PartOutcome> {
+  const { pipeline } = context;
+  const { request, frame, queueMs, grabMs } = part;
+  try {
+    const result = await inspectPrepared(context.runner, part.prepared, {
       roi: pipeline.roi, minRegionArea: pipeline.regions.minArea, thresholds: pipeline.thresholds,
       heatmap: { format: pipeline.heatmap.format, jpegQuality: pipeline.heatmap.quality },
     });
@@ -67,7 +95,7 @@ export async function inspectPart(context: StationContext, request: PartRequest)
       triggeredAt: request.triggeredAt.toISOString(), capturedAt: frame.capturedAt.toISOString(), decidedAt: new Date().toISOString(),
       latencyMs: {
         queue: queueMs, grab: grabMs, preprocess: result.timings.preprocessMs, infer: result.timings.inferMs,
-        score: result.timings.scoreMs, heatmap: result.timings.heatmapMs, total: queueMs + performance.now() - started,
+        score: result.timings.scoreMs, heatmap: result.timings.heatmapMs, total: queueMs + performance.now() - part.started,
       },
       bundle: context.runner.bundle.id, calibration: context.runner.bundle.calibrationId ?? null,
       heatmap: pipeline.heatmap.enabled ? { topic: heatmapTopic, format: result.heatmapFormat, bytes: result.heatmap.length } : null,
@@ -78,4 +106,10 @@ export async function inspectPart(context: StationContext, request: PartRequest)
     return errorVerdict(context, request, errorCode(err), (err as Error).message,
       { capturedAt: frame.capturedAt.toISOString(), latencyMs: { queue: queueMs, grab: grabMs } });
   }
+}
+
+/** One part start to finish. Resolves to its outcome, or to null when the source has no more frames. */
+export async function inspectPart(context: StationContext, request: PartRequest): Promise<PartOutcome | null> {
+  const captured = await capturePart(context, request);
+  return isCaptured(captured) ? judgePart(context, captured) : captured;
 }

@@ -1,12 +1,11 @@
 // The station as one RxJS pipeline: trigger → (admission) → grab, preprocess, infer, score,
 // verdict → outcomes for the sinks. This file only composes; each stage lives in its own module.
 import {
-  defer, EMPTY, exhaustMap, filter, first, from, interval, map, mergeMap, type Observable, of, repeat, takeUntil, takeWhile,
-  tap, timer,
+  defer, exhaustMap, filter, first, firstValueFrom, from, interval, map, mergeMap, Observable, of, takeUntil, takeWhile, tap,
 } from "rxjs";
 
 import { boundedConcatMap } from "./bounded-queue.js";
-import { errorVerdict, inspectPart, type StationContext } from "./inspect-part.js";
+import { capturePart, errorVerdict, inspectPart, isCaptured, judgePart, type StationContext } from "./inspect-part.js";
 import type { PartOutcome, PartRequest } from "./part.js";
 import { parseTriggerPayload } from "../triggers/trigger-payload.js";
 
@@ -32,19 +31,58 @@ function continuousId(start: Date, n: number): string {
   return `${start.toISOString().replace(/[-:]/g, "").slice(0, 15)}-${String(n).padStart(6, "0")}`;
 }
 
+// null: the source has no more frames. "retry": the camera was lost and is back.
+type Step = PartOutcome | "retry" | null;
+
+/**
+ * Continuous mode as fast as the station goes: while part n is in the inference worker, part n+1
+ * is grabbed and preprocessed, so the worker never waits for the camera or OpenCV.
+ */
+function prefetchingParts(context: StationContext, nextRequest: () => PartRequest, stopping: () => boolean,
+  stop$: Observable<unknown>): Observable<Step> {
+  return new Observable<Step>((subscriber) => {
+    let cancelled = false;
+    const waitForSource = () => firstValueFrom(context.source.health$.pipe(first((h) => h.ok), map(() => true), takeUntil(stop$)),
+      { defaultValue: false });
+    void (async () => {
+      let next = capturePart(context, nextRequest());
+      while (!cancelled) {
+        const captured = await next;
+        if (captured === null) break;
+        if (!isCaptured(captured)) {
+          // Without a part there is nothing to answer: a lost camera is waited for, not turned into ERRORs.
+          if (captured.message.code === "SOURCE_UNAVAILABLE") {
+            if (stopping() || !(await waitForSource())) break;
+          } else {
+            subscriber.next(captured);
+          }
+          if (stopping()) break;
+          next = capturePart(context, nextRequest());
+          continue;
+        }
+        next = stopping() ? Promise.resolve(null) : capturePart(context, nextRequest());
+        subscriber.next(await judgePart(context, captured));
+      }
+      subscriber.complete();
+    })().catch((err: unknown) => subscriber.error(err));
+    return () => { cancelled = true; };
+  });
+}
+
 function continuousParts({ context, counters, stop$ }: PipelineInputs, minIntervalMs: number): Observable<PartOutcome> {
   const start = new Date();
+  let numbered = 0;
   let stopping = false;
   stop$.pipe(first()).subscribe(() => { stopping = true; });
-  // null: the source has no more frames. "retry": the camera was lost and is back; without a
-  // part there is nothing to answer, so a lost camera is waited for, not turned into ERRORs.
-  type Step = PartOutcome | "retry" | null;
-  const onePart = (): Observable<Step> => defer(() => inspectPart(context, { partId: continuousId(start, counters.parts + 1), triggeredAt: new Date() }))
+  const nextRequest = (): PartRequest => ({ partId: continuousId(start, ++numbered), triggeredAt: new Date() });
+  // Without a part there is nothing to answer: a lost camera is waited for, not turned into ERRORs.
+  const onePart = (): Observable<Step> => defer(() => inspectPart(context, nextRequest()))
     .pipe(mergeMap((outcome) => outcome?.message.code === "SOURCE_UNAVAILABLE"
       ? context.source.health$.pipe(first((h) => h.ok), map((): Step => "retry"), takeUntil(stop$))
       : of(outcome)));
+  let busy = false;
   const steps = minIntervalMs === 0
-    ? onePart().pipe(repeat({ delay: () => (stopping ? EMPTY : timer(0)) }))
+    ? prefetchingParts(context, nextRequest, () => stopping, stop$)
     : interval(minIntervalMs).pipe(
       takeUntil(stop$),
       tap(() => { if (busy) counters.dropped++; }),
@@ -53,7 +91,6 @@ function continuousParts({ context, counters, stop$ }: PipelineInputs, minInterv
         return onePart().pipe(tap({ finalize: () => { busy = false; } }));
       }),
     );
-  let busy = false;
   return steps.pipe(
     takeWhile((step) => step !== null),
     filter((step): step is PartOutcome => step !== "retry"),

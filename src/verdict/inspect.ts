@@ -2,7 +2,7 @@
 // verdict, regions and heatmap. The daemon and `inspector infer` both go through here.
 import { performance } from "node:perf_hooks";
 
-import type { BundleRunner } from "../inference/bundle-runner.js";
+import type { BundleRunner, PreparedFrame } from "../inference/bundle-runner.js";
 import type { Mat } from "../preprocess/opencv.js";
 import type { Roi } from "../preprocess/preprocess.js";
 import { anomalyMap, imageScore } from "../scoring/scoring.js";
@@ -35,10 +35,15 @@ export function calibratedThresholds(runner: BundleRunner, override?: Partial<Th
   return { imageLower: t.image_lower, imageUpper: t.image_upper, pixel: t.pixel, ...override };
 }
 
-export async function inspectFrame(runner: BundleRunner, frame: Mat, options: InspectOptions): Promise<PartResult> {
+export function inspectFrame(runner: BundleRunner, frame: Mat, options: InspectOptions): Promise<PartResult> {
+  return inspectPrepared(runner, runner.prepare(frame, options.roi), options);
+}
+
+/** The rest of a part once its frame is prepared (BundleRunner.prepare). */
+export async function inspectPrepared(runner: BundleRunner, prepared: PreparedFrame, options: InspectOptions): Promise<PartResult> {
   const calibration = runner.bundle.calibration;
   if (!calibration) throw new Error(`${runner.bundle.dir}: not calibrated`);
-  const raw = await runner.run(frame, options.roi);
+  const raw = await runner.infer(prepared);
   const scoreStarted = performance.now();
   const map = anomalyMap(raw.outputs, runner.bundle.manifest, calibration.scales,
     { roiWidth: raw.roiImage.cols, roiHeight: raw.roiImage.rows, blurSigma: calibration.scoring.blur_sigma });
