@@ -43,11 +43,16 @@ export interface Mosquitto {
   stop(): Promise<void>;
 }
 
-/** Debian's mosquitto on 127.0.0.1:port, anonymous, no persistence; extra lines go into its config. */
-export async function startMosquitto(port: number, extraConfig: string[] = []): Promise<Mosquitto> {
-  const dir = mkdtempSync(path.join(tmpdir(), "inspector-mosquitto-"));
+/**
+ * Debian's mosquitto on 127.0.0.1:port, anonymous; extra lines go into its config. With `dir`,
+ * it keeps sessions and queued messages there across restarts (persistence on).
+ */
+export async function startMosquitto(port: number, extraConfig: string[] = [], dir?: string): Promise<Mosquitto> {
+  const persistent = dir !== undefined;
+  dir ??= mkdtempSync(path.join(tmpdir(), "inspector-mosquitto-"));
   const conf = path.join(dir, "mosquitto.conf");
-  writeFileSync(conf, [`listener ${port} 127.0.0.1`, "allow_anonymous true", "persistence false", ...extraConfig, ""].join("\n"));
+  const persistence = persistent ? ["persistence true", `persistence_location ${dir}/`] : ["persistence false"];
+  writeFileSync(conf, [`listener ${port} 127.0.0.1`, "allow_anonymous true", ...persistence, ...extraConfig, ""].join("\n"));
   const child = spawn(MOSQUITTO!, ["-c", conf], { stdio: ["ignore", "pipe", "pipe"] });
   let log = "";
   child.stderr!.on("data", (d) => { log += d; });
@@ -113,9 +118,12 @@ export interface Received {
   json(): Record<string, unknown>;
 }
 
-/** A subscriber that keeps every message; connects with retries (the broker may still be starting). */
-export async function recorder(url: string, topics: string[]): Promise<{ client: MqttClient; messages: Received[] }> {
-  const client = await connectAsync(url, { reconnectPeriod: 200, protocolVersion: 4 });
+/**
+ * A subscriber that keeps every message; connects with retries (the broker may still be starting).
+ * With a clientId it keeps a persistent session, so a broker restart loses nothing queued for it.
+ */
+export async function recorder(url: string, topics: string[], clientId?: string): Promise<{ client: MqttClient; messages: Received[] }> {
+  const client = await connectAsync(url, { reconnectPeriod: 200, protocolVersion: 4, ...(clientId && { clientId, clean: false }) });
   const messages: Received[] = [];
   client.on("message", (topic, payload, packet) => messages.push({
     topic, payload, retain: packet.retain, json: () => JSON.parse(payload.toString()) as Record<string, unknown>,

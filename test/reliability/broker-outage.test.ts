@@ -1,0 +1,98 @@
+// A broker that goes away mid-run, and a daemon killed with verdicts in its spool: every part
+// still gets exactly one verdict delivered (a QoS 1 duplicate at most, with the same part id and
+// seq), in order, with the timestamps of when it was judged.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
+import { beforeAll, describe, expect, it } from "vitest";
+
+import { freePort, MOSQUITTO, recorder, startDaemon, startMosquitto, waitFor, writeStation } from "../helpers/daemon.js";
+import { CLI, makeTinyBundle } from "../helpers/python.js";
+
+let work: string;
+let bundle: string;
+
+beforeAll(() => {
+  let good: string;
+  ({ work, bundle, good } = makeTinyBundle("inspector-outage-", { scales: "33", images: 12 }));
+  const calibrate = spawnSync(process.execPath, [CLI, "calibrate", "--bundle", bundle, "--good", good, "--target-frr", "0.1"], { encoding: "utf8" });
+  if (calibrate.status !== 0) throw new Error(calibrate.stderr);
+});
+
+type Verdict = { partId: string; seq: number; decidedAt: string };
+
+/** Checks one verdict per part, in order, duplicates identical; returns the verdicts without duplicates. */
+function exactlyOnceInOrder(payloads: string[], parts: number): Verdict[] {
+  const firstSeen = new Map<string, string>();
+  for (const payload of payloads) {
+    const v = JSON.parse(payload) as Verdict;
+    const earlier = firstSeen.get(v.partId);
+    if (earlier !== undefined) expect(payload).toBe(earlier); // a QoS 1 duplicate, never a different verdict
+    else firstSeen.set(v.partId, payload);
+  }
+  const verdicts = [...firstSeen.values()].map((p) => JSON.parse(p) as Verdict);
+  expect(verdicts).toHaveLength(parts);
+  expect(verdicts.map((v) => v.seq)).toEqual(Array.from({ length: parts }, (_, i) => i + 1));
+  return verdicts;
+}
+
+describe.skipIf(!MOSQUITTO)("broker outage and daemon crash", () => {
+  it("loses nothing when the broker stops and restarts during a 1,000-part run", async () => {
+    const port = await freePort();
+    const brokerDir = mkdtempSync(path.join(tmpdir(), "inspector-broker-"));
+    let broker = await startMosquitto(port, [], brokerDir);
+    const sub = await recorder(broker.url, ["inspector/outage/verdict"], "outage-recorder");
+    const dir = mkdtempSync(path.join(tmpdir(), "inspector-outage-station-"));
+    const { pipelineFile, configFile } = writeStation(dir,
+      { station: "outage", bundle, source: { type: "synthetic", size: 64, count: 1000 }, heatmap: { enabled: false } },
+      { mqtt: { url: broker.url, reconnectMs: { min: 100, max: 400 } }, stateDir: path.join(dir, "state") });
+    const daemon = startDaemon(pipelineFile, configFile);
+    await waitFor(() => sub.messages.length >= 150, 120_000, "150 verdicts before the outage");
+    await broker.stop();
+    const outageStarted = new Date().toISOString();
+    await new Promise((resolve) => setTimeout(resolve, 3000)); // parts keep coming meanwhile
+    broker = await startMosquitto(port, [], brokerDir);
+    expect(await daemon.exited, daemon.stderr()).toBe(0);
+    await waitFor(() => new Set(sub.messages.map((m) => m.json().partId)).size >= 1000, 60_000, "1,000 distinct verdicts");
+    const verdicts = exactlyOnceInOrder(sub.messages.map((m) => m.payload.toString()), 1000);
+    const spooled = daemon.logs.filter((l) => /MQTT connection restored/.test(String(l.msg))).length;
+    console.info(`broker outage: 1000 parts, ${sub.messages.length} verdict messages received ` +
+      `(${sub.messages.length - 1000} QoS 1 duplicates), ${spooled} reconnect(s)`);
+    // Verdicts judged during the outage kept the time they were judged, not the time they were sent.
+    expect(verdicts.some((v) => v.decidedAt > outageStarted && v.decidedAt < new Date(Date.parse(outageStarted) + 3000).toISOString())).toBe(true);
+    expect(daemon.logs.some((l) => /MQTT connection lost/.test(String(l.msg)))).toBe(true);
+    await sub.client.endAsync();
+    await broker.stop();
+  });
+
+  it("delivers what a killed daemon had spooled when it starts again", async () => {
+    const port = await freePort();
+    const dir = mkdtempSync(path.join(tmpdir(), "inspector-crash-station-"));
+    const state = path.join(dir, "state");
+    // Broker down: every verdict stays in the spool, then the daemon is killed mid-run.
+    const first = writeStation(dir, { station: "crash", bundle, source: { type: "synthetic", size: 64 }, heatmap: { enabled: false } },
+      { mqtt: { url: `mqtt://127.0.0.1:${port}`, reconnectMs: { min: 100, max: 200 } }, stateDir: state });
+    const doomed = startDaemon(first.pipelineFile, first.configFile);
+    await waitFor(() => doomed.logs.filter((l) => l.verdict !== undefined).length >= 40, 120_000, "40 verdicts judged");
+    doomed.child.kill("SIGKILL");
+    await doomed.exited;
+    const judged = doomed.logs.filter((l) => l.verdict !== undefined).map((l) => l.part as string);
+
+    const broker = await startMosquitto(port);
+    const sub = await recorder(broker.url, ["inspector/crash/verdict"]);
+    const second = writeStation(mkdtempSync(path.join(tmpdir(), "inspector-crash-again-")),
+      { station: "crash", bundle, source: { type: "synthetic", size: 64, count: 1 }, heatmap: { enabled: false } },
+      { mqtt: { url: broker.url }, stateDir: state });
+    const again = startDaemon(second.pipelineFile, second.configFile);
+    expect(await again.exited, again.stderr()).toBe(0);
+    await waitFor(() => sub.messages.length >= judged.length + 1, 10_000, "the spooled verdicts and the new one");
+    const delivered = sub.messages.map((m) => m.json().partId as string);
+    // Every verdict the killed daemon logged is delivered, in order, before the new run's.
+    expect(delivered.slice(0, judged.length)).toEqual(judged);
+    expect(again.logs.find((l) => /undelivered verdict/.test(String(l.msg)))).toMatchObject({ tornBytes: 0, unreadable: 0 });
+    await sub.client.endAsync();
+    await broker.stop();
+  });
+});
