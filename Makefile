@@ -1,7 +1,7 @@
 # The two commands: `make demo` and `make test`. Both install what is missing first.
 SHELL := /bin/bash
 PYTHON ?= /usr/bin/python3
-APT_PACKAGES := python3-torch python3-numpy python3-pil python3-matplotlib python3-pytest libopencv-dev mosquitto
+APT_PACKAGES := python3-torch python3-numpy python3-pil python3-matplotlib python3-pytest libopencv-dev mosquitto openssl
 # onnxruntime-node's postinstall fetches CUDA libraries; the CPU build ships in the package itself.
 export ONNXRUNTIME_NODE_INSTALL := skip
 # @u4/opencv4nodejs compiles against Debian's OpenCV (libopencv-dev) instead of building its own.
