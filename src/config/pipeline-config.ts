@@ -27,6 +27,8 @@ const opencvSource = z.strictObject({
   reconnect,
   /** Consecutive empty reads before the camera counts as lost. */
   maxEmptyReads: positive.default(3),
+  /** A live camera that delivers no frame for this long counts as lost. */
+  frameTimeoutMs: z.number().int().min(50).max(600_000).default(2000),
 }).refine((s) => [s.device, s.file, s.url, s.gstreamer].filter((v) => v !== undefined).length === 1,
   { error: "give exactly one of device, file, url or gstreamer" });
 

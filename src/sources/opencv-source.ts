@@ -9,10 +9,19 @@ import { cv, type Mat } from "../preprocess/opencv.js";
 import { type Frame, type FrameSource, SourceError, type SourceHealth } from "./frame-source.js";
 
 type OpencvConfig = Extract<SourceConfig, { type: "opencv" }>;
+type Capture = InstanceType<typeof cv.VideoCapture>;
+
+/** The addon throws plain strings or errors without a message when a capture cannot be opened. */
+function reasonOf(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err ?? "");
+  return text && text !== "undefined" ? text : "OpenCV could not open it (see the OpenCV lines on stderr)";
+}
 
 export class OpencvSource implements FrameSource {
   readonly health$ = new BehaviorSubject<SourceHealth>({ ok: false, reason: "not opened yet" });
-  private capture?: InstanceType<typeof cv.VideoCapture>;
+  private capture?: Capture;
+  private reader?: Promise<void>;
+  private waiters: { resolve: (frame: Frame) => void; reject: (err: Error) => void }[] = [];
   private emptyReads = 0;
   private delayMs: number;
   private retry?: NodeJS.Timeout;
@@ -32,7 +41,7 @@ export class OpencvSource implements FrameSource {
     return this.config.file !== undefined;
   }
 
-  private construct(): InstanceType<typeof cv.VideoCapture> {
+  private construct(): Capture {
     const c = this.config;
     const capture = c.gstreamer !== undefined ? new cv.VideoCapture(c.gstreamer, cv.CAP_GSTREAMER)
       : new cv.VideoCapture((c.device ?? c.file ?? c.url)!);
@@ -52,7 +61,7 @@ export class OpencvSource implements FrameSource {
       try {
         this.capture = this.construct();
       } catch (err) {
-        throw new SourceError("SOURCE_UNAVAILABLE", `${this.description}: cannot be opened (${(err as Error).message}).`);
+        throw new SourceError("SOURCE_UNAVAILABLE", `${this.description}: cannot be opened (${reasonOf(err)}).`);
       }
       this.health$.next({ ok: true });
       return;
@@ -67,15 +76,19 @@ export class OpencvSource implements FrameSource {
       this.capture = this.construct();
       this.emptyReads = 0;
       this.delayMs = this.config.reconnect.minMs;
+      this.startReader(this.capture);
       this.health$.next({ ok: true });
     } catch (err) {
-      this.lost(`cannot open ${this.description}: ${(err as Error).message}`);
+      this.lost(`cannot open ${this.description}: ${reasonOf(err)}`);
     }
   }
 
   private lost(reason: string): void {
-    this.capture?.release();
+    const capture = this.capture;
     this.capture = undefined;
+    // A live capture is released by its reader loop once the read in progress returns.
+    if (capture && this.isFile) capture.release();
+    for (const waiter of this.waiters.splice(0)) waiter.reject(new SourceError("SOURCE_UNAVAILABLE", reason));
     if (this.health$.value.ok || this.health$.value.reason !== reason) this.health$.next({ ok: false, reason });
     if (this.closed || this.retry) return;
     this.retry = setTimeout(() => this.connect(), this.delayMs);
@@ -84,30 +97,79 @@ export class OpencvSource implements FrameSource {
 
   async grab(): Promise<Frame | null> {
     if (!this.capture) throw new SourceError("SOURCE_UNAVAILABLE", this.health$.value.reason ?? `${this.description} is not available`);
-    let image: Mat = await this.capture.readAsync();
-    if (image.empty && this.isFile) {
-      if (!this.config.loop) return null;
-      this.capture.set(cv.CAP_PROP_POS_FRAMES, 0);
-      image = await this.capture.readAsync();
-    }
-    if (image.empty) {
-      if (++this.emptyReads >= this.config.maxEmptyReads) this.lost(`${this.description} stopped delivering frames`);
-      throw new SourceError("SOURCE_UNAVAILABLE", `${this.description} delivered no frame`);
-    }
-    this.emptyReads = 0;
+    const frame = this.isFile ? await this.readFile(this.capture) : await this.nextLiveFrame();
+    if (!frame) return null;
     const { width, height } = this.config;
+    const image = frame.image;
     if ((width && image.cols !== width) || (height && image.rows !== height)) {
       throw new SourceError("FRAME_SIZE", `${this.description} delivered a ${image.cols}×${image.rows} frame; the pipeline expects ` +
         `${width ?? image.cols}×${height ?? image.rows}. Fix source.width/height or the camera's mode.`);
     }
+    return frame;
+  }
+
+  private async readFile(capture: Capture): Promise<Frame | null> {
+    let image: Mat = await capture.readAsync();
+    if (image.empty) {
+      if (!this.config.loop) return null;
+      capture.set(cv.CAP_PROP_POS_FRAMES, 0);
+      image = await capture.readAsync();
+      if (image.empty) throw new SourceError("SOURCE_UNAVAILABLE", `${this.description} has no readable frame`);
+    }
     return { image, capturedAt: new Date() };
+  }
+
+  /**
+   * A live camera is read continuously and a part gets the first frame that arrives after its
+   * trigger: never a stale one from a decoder's or driver's buffer (FFmpeg streams hold several).
+   */
+  private nextLiveFrame(): Promise<Frame> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w.resolve !== resolve);
+        const reason = `${this.description} delivered no frame for ${this.config.frameTimeoutMs} ms`;
+        this.lost(reason);
+        reject(new SourceError("SOURCE_UNAVAILABLE", reason));
+      }, this.config.frameTimeoutMs);
+      this.waiters.push({
+        resolve: (frame) => { clearTimeout(timer); resolve(frame); },
+        reject: (err) => { clearTimeout(timer); reject(err); },
+      });
+    });
+  }
+
+  private startReader(capture: Capture): void {
+    this.reader = (async () => {
+      while (this.capture === capture) {
+        let image: Mat | undefined;
+        try {
+          image = await capture.readAsync();
+        } catch {
+          image = undefined;
+        }
+        if (this.capture !== capture) break;
+        if (!image || image.empty) {
+          if (++this.emptyReads >= this.config.maxEmptyReads) this.lost(`${this.description} stopped delivering frames`);
+          continue;
+        }
+        this.emptyReads = 0;
+        const frame = { image, capturedAt: new Date() };
+        for (const waiter of this.waiters.splice(0)) waiter.resolve(frame);
+      }
+      // Released by the loop that reads it, never in the middle of a read.
+      capture.release();
+    })();
   }
 
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.retry);
     // Released explicitly: a leaked Argus session wedges nvargus-daemon on a Jetson.
-    this.capture?.release();
+    const capture = this.capture;
     this.capture = undefined;
+    for (const waiter of this.waiters.splice(0)) waiter.reject(new SourceError("SOURCE_UNAVAILABLE", "the station is stopping"));
+    if (capture && this.isFile) capture.release();
+    // Wait for the reader to release the camera (one frame time), not for a stream that hangs.
+    if (this.reader) await Promise.race([this.reader, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
   }
 }

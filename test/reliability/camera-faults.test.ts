@@ -1,0 +1,88 @@
+// A network camera (an MJPEG stream over HTTP, served here) that goes away and comes back: the
+// station turns degraded, triggered parts get ERROR verdicts with a code meanwhile, and it is back
+// online with real verdicts once the camera is, without a restart.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { createServer, type Server, type ServerResponse } from "node:http";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
+import { beforeAll, describe, expect, it } from "vitest";
+
+import { cv } from "../../src/preprocess/opencv.js";
+import { drawPart, seededRandom } from "../../src/sources/synthetic-part.js";
+import { freePort, recorder, startDaemon, waitFor, writeStation } from "../helpers/daemon.js";
+import { CLI, makeTinyBundle } from "../helpers/python.js";
+
+let bundle: string;
+
+beforeAll(() => {
+  let good: string;
+  ({ bundle, good } = makeTinyBundle("inspector-camera-", { scales: "33", images: 12 }));
+  const calibrate = spawnSync(process.execPath, [CLI, "calibrate", "--bundle", bundle, "--good", good, "--target-frr", "0.1"], { encoding: "utf8" });
+  if (calibrate.status !== 0) throw new Error(calibrate.stderr);
+});
+
+/** An MJPEG camera on http://127.0.0.1:port/stream.mjpg, 20 frames a second. */
+function mjpegCamera(port: number): Promise<{ stop(): Promise<void> }> {
+  const random = seededRandom(5);
+  const frames = Array.from({ length: 8 }, () => cv.imencode(".jpg", drawPart(96, null, random).image));
+  const clients = new Set<ServerResponse>();
+  const server: Server = createServer((request, response) => {
+    response.writeHead(200, { "Content-Type": "multipart/x-mixed-replace; boundary=frame", Connection: "close" });
+    clients.add(response);
+    let n = 0;
+    const timer = setInterval(() => {
+      const jpeg = frames[n++ % frames.length];
+      response.write(`--frame\r\nContent-Type: image/jpeg\r\nContent-Length: ${jpeg.length}\r\n\r\n`);
+      response.write(jpeg);
+      response.write("\r\n");
+    }, 50);
+    response.on("close", () => { clearInterval(timer); clients.delete(response); });
+  });
+  return new Promise((resolve) => server.listen(port, "127.0.0.1", () => resolve({
+    stop: () => new Promise<void>((done) => {
+      for (const client of clients) client.destroy();
+      server.close(() => done());
+    }),
+  })));
+}
+
+describe("camera faults", () => {
+  it("goes degraded when the camera is lost, answers triggers with SOURCE_UNAVAILABLE, and recovers", async () => {
+    const cameraPort = await freePort();
+    const brokerPort = await freePort();
+    let camera = await mjpegCamera(cameraPort);
+    const dir = mkdtempSync(path.join(tmpdir(), "inspector-camera-station-"));
+    const { pipelineFile, configFile } = writeStation(dir, {
+      station: "cam", bundle, trigger: { type: "mqtt" }, heatmap: { enabled: false },
+      source: { type: "opencv", url: `http://127.0.0.1:${cameraPort}/stream.mjpg`, maxEmptyReads: 1, reconnect: { minMs: 200, maxMs: 800 } },
+    }, { mqtt: { embedded: { port: brokerPort } }, stateDir: path.join(dir, "state") });
+    const daemon = startDaemon(pipelineFile, configFile);
+    await daemon.waitForLog(/station running/);
+    const sub = await recorder(`mqtt://127.0.0.1:${brokerPort}`, ["inspector/cam/verdict", "inspector/cam/status"]);
+    const verdicts = () => sub.messages.filter((m) => m.topic.endsWith("/verdict")).map((m) => m.json());
+    const status = () => sub.messages.filter((m) => m.topic.endsWith("/status")).at(-1)?.json();
+    const trigger = async (id: string, count: number) => {
+      sub.client.publish("inspector/cam/trigger", id, { qos: 1 });
+      await waitFor(() => verdicts().length >= count, 30_000, `the verdict of ${id}`);
+      return verdicts().at(-1)!;
+    };
+
+    expect(await trigger("P1", 1)).toMatchObject({ partId: "P1", code: null });
+    await camera.stop();
+    // The first read after the camera went away finds it lost.
+    const lost = await trigger("P2", 2);
+    expect(lost).toMatchObject({ partId: "P2", verdict: "ERROR", code: "SOURCE_UNAVAILABLE" });
+    await waitFor(() => status()?.state === "degraded", 10_000, "status degraded");
+    expect(await trigger("P3", 3)).toMatchObject({ partId: "P3", verdict: "ERROR", code: "SOURCE_UNAVAILABLE" });
+    camera = await mjpegCamera(cameraPort);
+    await waitFor(() => status()?.state === "online", 20_000, "status back online");
+    expect(await trigger("P4", 4)).toMatchObject({ partId: "P4", code: null });
+    daemon.child.kill("SIGTERM");
+    expect(await daemon.exited).toBe(0);
+    expect(verdicts().map((v) => v.partId)).toEqual(["P1", "P2", "P3", "P4"]);
+    await sub.client.endAsync(true);
+    await camera.stop();
+  });
+});
