@@ -12,7 +12,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 PREFIX ?= /opt/inspector
 
-.PHONY: all setup apt test test-python test-node demo build install clean
+.PHONY: all setup apt test test-python test-node soak demo build install clean
 
 all: setup
 
@@ -38,6 +38,10 @@ test-python:
 
 test-node:
 	npx vitest run
+
+# Long runs kept out of `make test`: memory over SOAK_PARTS parts (default 20,000).
+soak: setup
+	SOAK=1 npx vitest run test/soak
 
 # The daemon on the demo station: synthetic parts -> the shipped demo bundle -> the embedded
 # MQTT broker; verdicts scroll by until Ctrl-C.
