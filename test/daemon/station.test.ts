@@ -14,17 +14,14 @@ import { cv } from "../../src/preprocess/opencv.js";
 import { writeSyntheticDataset } from "../../src/sources/synthetic-dataset.js";
 import { drawPart, seededRandom } from "../../src/sources/synthetic-part.js";
 import { freePort, MOSQUITTO, recorder, startDaemon, startMosquitto, waitFor, writeStation } from "../helpers/daemon.js";
-import { CLI, makeTinyBundle } from "../helpers/python.js";
+import { CLI, calibratedTinyBundle } from "../helpers/python.js";
 
 let work: string;
 let bundle: string;
 let parts: string;
 
 beforeAll(() => {
-  let good: string;
-  ({ work, bundle, good } = makeTinyBundle("inspector-daemon-", { scales: "33", images: 20 }));
-  const calibrate = spawnSync(process.execPath, [CLI, "calibrate", "--bundle", bundle, "--good", good, "--target-frr", "0.1"], { encoding: "utf8" });
-  if (calibrate.status !== 0) throw new Error(calibrate.stderr);
+  ({ work, bundle } = calibratedTinyBundle("inspector-daemon-", 20));
   writeSyntheticDataset({ out: path.join(work, "line"), count: 6, testPerKind: 0, size: 96, defects: [], seed: 7 });
   parts = path.join(work, "line", "train", "good");
 });

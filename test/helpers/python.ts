@@ -75,6 +75,14 @@ export function makeTinyBundle(prefix: string, options: { mode?: "dense" | "stri
   return { work, bundle, good, teachers };
 }
 
+/** A tiny bundle (see makeTinyBundle), calibrated on its own good parts: ready for the daemon. */
+export function calibratedTinyBundle(prefix: string, images = 12): { work: string; bundle: string; good: string } {
+  const { work, bundle, good } = makeTinyBundle(prefix, { scales: "33", images });
+  const calibrate = spawnSync(process.execPath, [CLI, "calibrate", "--bundle", bundle, "--good", good, "--target-frr", "0.1"], { encoding: "utf8" });
+  if (calibrate.status !== 0) throw new Error(`calibrating the tiny bundle failed:\n${calibrate.stderr}`);
+  return { work, bundle, good };
+}
+
 /** A synthetic category in MVTec AD layout: train/good, and `perKind` each of test/good and test/scratch (+ masks). */
 export function writeSyntheticCategory(root: string, trainGood: number, perKind: number, size = 96): void {
   writeSyntheticDataset({ out: root, count: trainGood, testPerKind: perKind, size, defects: ["scratch"], seed: 0 });

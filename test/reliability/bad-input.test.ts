@@ -1,6 +1,5 @@
 // Hostile and broken input on the trigger topic: 10,000 payloads of every kind, each answered by
 // exactly one verdict (a BAD_TRIGGER refusal, a BUSY, or a real verdict), the daemon still up.
-import { spawnSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -9,15 +8,12 @@ import { beforeAll, describe, expect, it } from "vitest";
 
 import { seededRandom } from "../../src/sources/synthetic-part.js";
 import { freePort, recorder, startDaemon, waitFor, writeStation } from "../helpers/daemon.js";
-import { CLI, makeTinyBundle } from "../helpers/python.js";
+import { calibratedTinyBundle } from "../helpers/python.js";
 
 let bundle: string;
 
 beforeAll(() => {
-  let good: string;
-  ({ bundle, good } = makeTinyBundle("inspector-badinput-", { scales: "33", images: 12 }));
-  const calibrate = spawnSync(process.execPath, [CLI, "calibrate", "--bundle", bundle, "--good", good, "--target-frr", "0.1"], { encoding: "utf8" });
-  if (calibrate.status !== 0) throw new Error(calibrate.stderr);
+  ({ bundle } = calibratedTinyBundle("inspector-badinput-"));
 });
 
 function payloads(count: number): Buffer[] {

@@ -1,7 +1,6 @@
 // A broker that goes away mid-run, and a daemon killed with verdicts in its spool: every part
 // still gets exactly one verdict delivered (a QoS 1 duplicate at most, with the same part id and
 // seq), in order, with the timestamps of when it was judged.
-import { spawnSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -9,16 +8,12 @@ import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 
 import { freePort, MOSQUITTO, recorder, startDaemon, startMosquitto, waitFor, writeStation } from "../helpers/daemon.js";
-import { CLI, makeTinyBundle } from "../helpers/python.js";
+import { calibratedTinyBundle } from "../helpers/python.js";
 
-let work: string;
 let bundle: string;
 
 beforeAll(() => {
-  let good: string;
-  ({ work, bundle, good } = makeTinyBundle("inspector-outage-", { scales: "33", images: 12 }));
-  const calibrate = spawnSync(process.execPath, [CLI, "calibrate", "--bundle", bundle, "--good", good, "--target-frr", "0.1"], { encoding: "utf8" });
-  if (calibrate.status !== 0) throw new Error(calibrate.stderr);
+  ({ bundle } = calibratedTinyBundle("inspector-outage-"));
 });
 
 type Verdict = { partId: string; seq: number; decidedAt: string };

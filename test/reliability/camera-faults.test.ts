@@ -1,7 +1,6 @@
 // A network camera (an MJPEG stream over HTTP, served here) that goes away and comes back: the
 // station turns degraded, triggered parts get ERROR verdicts with a code meanwhile, and it is back
 // online with real verdicts once the camera is, without a restart.
-import { spawnSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { createServer, type Server, type ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
@@ -12,15 +11,12 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { cv } from "../../src/preprocess/opencv.js";
 import { drawPart, seededRandom } from "../../src/sources/synthetic-part.js";
 import { freePort, recorder, startDaemon, waitFor, writeStation } from "../helpers/daemon.js";
-import { CLI, makeTinyBundle } from "../helpers/python.js";
+import { calibratedTinyBundle } from "../helpers/python.js";
 
 let bundle: string;
 
 beforeAll(() => {
-  let good: string;
-  ({ bundle, good } = makeTinyBundle("inspector-camera-", { scales: "33", images: 12 }));
-  const calibrate = spawnSync(process.execPath, [CLI, "calibrate", "--bundle", bundle, "--good", good, "--target-frr", "0.1"], { encoding: "utf8" });
-  if (calibrate.status !== 0) throw new Error(calibrate.stderr);
+  ({ bundle } = calibratedTinyBundle("inspector-camera-"));
 });
 
 /** An MJPEG camera on http://127.0.0.1:port/stream.mjpg, 20 frames a second. */

@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 
 import { writeSyntheticDataset } from "../../src/sources/synthetic-dataset.js";
 import { freePort, MOSQUITTO, startDaemon, startMosquitto, waitFor, writeStation } from "../helpers/daemon.js";
-import { CLI, makeTinyBundle } from "../helpers/python.js";
+import { calibratedTinyBundle } from "../helpers/python.js";
 
 const OPENSSL = spawnSync("openssl", ["version"]).status === 0;
 const PASSWORD = "s3cret-Pa55word-never-logged";
@@ -26,10 +26,7 @@ function openssl(...args: string[]): void {
 
 beforeAll(() => {
   if (!MOSQUITTO || !OPENSSL) return;
-  let good: string;
-  ({ work, bundle, good } = makeTinyBundle("inspector-tls-", { scales: "33", images: 12 }));
-  const calibrate = spawnSync(process.execPath, [CLI, "calibrate", "--bundle", bundle, "--good", good, "--target-frr", "0.1"], { encoding: "utf8" });
-  if (calibrate.status !== 0) throw new Error(calibrate.stderr);
+  ({ work, bundle } = calibratedTinyBundle("inspector-tls-"));
   certs = mkdtempSync(path.join(tmpdir(), "inspector-certs-"));
   openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=inspector test CA", "-keyout", "ca.key", "-out", "ca.crt");
   writeFileSync(path.join(certs, "server.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");

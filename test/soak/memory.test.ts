@@ -1,6 +1,5 @@
 // Memory over a long run (`make soak`; not part of `make test`): the daemon's resident memory
 // after SOAK_PARTS parts (default 20,000) stays within 10 % of what it was after a tenth of them.
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -10,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { connectAsync } from "mqtt";
 
 import { freePort, startDaemon, waitFor, writeStation } from "../helpers/daemon.js";
-import { CLI, makeTinyBundle } from "../helpers/python.js";
+import { calibratedTinyBundle } from "../helpers/python.js";
 
 const PARTS = Number(process.env.SOAK_PARTS ?? 20_000);
 
@@ -21,9 +20,7 @@ function rssMb(pid: number): number {
 
 describe("soak", () => {
   it(`keeps resident memory flat over ${PARTS} parts`, async () => {
-    const { bundle, good } = makeTinyBundle("inspector-soak-", { scales: "33", images: 12 });
-    const calibrate = spawnSync(process.execPath, [CLI, "calibrate", "--bundle", bundle, "--good", good, "--target-frr", "0.1"], { encoding: "utf8" });
-    if (calibrate.status !== 0) throw new Error(calibrate.stderr);
+    const { bundle } = calibratedTinyBundle("inspector-soak-");
     const port = await freePort();
     const dir = mkdtempSync(path.join(tmpdir(), "inspector-soak-station-"));
     const { pipelineFile, configFile } = writeStation(dir,
