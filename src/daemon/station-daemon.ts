@@ -155,12 +155,14 @@ export class StationDaemon {
 
   private deliver(outcome: PartOutcome): void {
     this.lastProgress = Date.now();
+    // Spooled before it is logged: a verdict in the journal is a verdict on disk, even if the
+    // process is killed between the two.
+    this.publisher!.submit(outcome);
     const m = outcome.message;
     const line = { part: m.partId, seq: m.seq, verdict: m.verdict, score: m.score === null ? null : Number(m.score.toFixed(3)),
       code: m.code ?? undefined, regions: m.regions.length || undefined, truth: m.frame?.truth, ms: m.latencyMs.total && Math.round(m.latencyMs.total) };
     if (m.verdict === "ERROR") this.options.log.warn(line, `ERROR ${m.code}: ${m.message}`);
     else this.options.log.info(line, `${m.verdict.padEnd(9)} part ${m.partId}  score ${m.score!.toFixed(2)}`);
-    this.publisher!.submit(outcome);
     this.options.onOutcome?.(outcome);
   }
 

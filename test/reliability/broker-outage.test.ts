@@ -82,7 +82,7 @@ describe.skipIf(!MOSQUITTO)("broker outage and daemon crash", () => {
       { mqtt: { url: broker.url }, stateDir: state });
     const again = startDaemon(second.pipelineFile, second.configFile);
     expect(await again.exited, again.stderr()).toBe(0);
-    await waitFor(() => sub.messages.length >= judged.length + 1, 10_000, "the spooled verdicts and the new one");
+    await waitFor(() => sub.messages.length >= judged.length + 1, 30_000, "the spooled verdicts and the new one");
     const delivered = sub.messages.map((m) => m.json().partId as string);
     // Every verdict the killed daemon logged is delivered, in order, before the new run's.
     expect(delivered.slice(0, judged.length)).toEqual(judged);
