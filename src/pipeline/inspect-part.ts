@@ -86,7 +86,7 @@ export async function judgePart(context: StationContext, part: CapturedPart): Pr
   try {
     const result = await inspectPrepared(context.runner, part.prepared, {
       roi: pipeline.roi, minRegionArea: pipeline.regions.minArea, thresholds: pipeline.thresholds,
-      heatmap: { format: pipeline.heatmap.format, jpegQuality: pipeline.heatmap.quality },
+      heatmap: pipeline.heatmap.enabled && { format: pipeline.heatmap.format, jpegQuality: pipeline.heatmap.quality },
     });
     const heatmapTopic = context.heatmapTopic(request.partId);
     const message: VerdictMessage = {

@@ -15,7 +15,8 @@ export interface InspectOptions {
   minRegionArea: number;
   /** Replace the calibrated thresholds (a station's override). */
   thresholds?: Partial<Thresholds>;
-  heatmap?: Partial<Omit<HeatmapOptions, "offsetX" | "offsetY">>;
+  /** false: no heatmap is drawn (a station with heatmaps off spends nothing on them). */
+  heatmap?: Partial<Omit<HeatmapOptions, "offsetX" | "offsetY">> | false;
 }
 
 export interface PartResult {
@@ -23,6 +24,7 @@ export interface PartResult {
   score: number;
   thresholds: Thresholds;
   regions: Region[];
+  /** Empty when heatmaps are off. */
   heatmap: Buffer;
   heatmapFormat: "jpeg" | "png";
   timings: { preprocessMs: number; inferMs: number; scoreMs: number; heatmapMs: number };
@@ -56,10 +58,10 @@ export async function inspectPrepared(runner: BundleRunner, prepared: PreparedFr
   });
   const heatmapStarted = performance.now();
   const heatmapOptions: HeatmapOptions = {
-    ...DEFAULT_HEATMAP_OPTIONS, scaleMax: 2 * thresholds.imageUpper, ...options.heatmap,
+    ...DEFAULT_HEATMAP_OPTIONS, scaleMax: 2 * thresholds.imageUpper, ...(options.heatmap || {}),
     offsetX: options.roi?.x, offsetY: options.roi?.y,
   };
-  const heatmap = renderHeatmap(raw.roiImage, map, regions, heatmapOptions);
+  const heatmap = options.heatmap === false ? Buffer.alloc(0) : renderHeatmap(raw.roiImage, map, regions, heatmapOptions);
   return {
     verdict, score, thresholds, regions, heatmap, heatmapFormat: heatmapOptions.format,
     timings: { preprocessMs: raw.preprocessMs, inferMs: raw.inferMs, scoreMs: heatmapStarted - scoreStarted,
