@@ -110,6 +110,33 @@ describe("inspector run", () => {
     await sub.client.endAsync(true);
   });
 
+  it("on SIGTERM mid-run answers every part already triggered, says offline, and exits 0 well within the stop timeout", async () => {
+    const port = await freePort();
+    const dir = stationDir("drain");
+    const { pipelineFile, configFile } = writeStation(dir,
+      { station: "drain", bundle, source: { type: "synthetic", size: 96 }, trigger: { type: "mqtt", queue: 16 } },
+      { mqtt: { embedded: { port } }, stateDir: path.join(dir, "state") });
+    const daemon = startDaemon(pipelineFile, configFile);
+    await daemon.waitForLog(/station running/);
+    const sub = await recorder(`mqtt://127.0.0.1:${port}`, ["inspector/drain/verdict", "inspector/drain/status"]);
+    const ids = Array.from({ length: 8 }, (_, i) => `D-${i}`);
+    for (const id of ids) await sub.client.publishAsync("inspector/drain/trigger", id, { qos: 1 });
+    await waitFor(() => sub.messages.some((m) => m.topic.endsWith("/verdict")), 30_000, "the first verdict");
+    const answeredBefore = sub.messages.filter((m) => m.topic.endsWith("/verdict")).length;
+    const stopped = Date.now();
+    daemon.child.kill("SIGTERM");
+    expect(await daemon.exited).toBe(0);
+    const stopSeconds = (Date.now() - stopped) / 1000;
+    const verdicts = sub.messages.filter((m) => m.topic.endsWith("/verdict")).map((m) => m.json());
+    expect(verdicts.map((v) => v.partId)).toEqual(ids);
+    expect(verdicts.every((v) => v.code === null)).toBe(true);
+    expect(sub.messages.filter((m) => m.topic.endsWith("/status")).at(-1)!.json()).toMatchObject({ state: "offline", reason: "SIGTERM" });
+    console.info(`drain: SIGTERM with ${ids.length - answeredBefore} of ${ids.length} parts not yet answered → all answered, ` +
+      `exit 0 after ${stopSeconds.toFixed(2)} s`);
+    expect(stopSeconds).toBeLessThan(30); // TimeoutStopSec of the unit
+    await sub.client.endAsync(true);
+  });
+
   it("speaks systemd's notify protocol: READY=1 when running, WATCHDOG=1 while healthy, STOPPING=1 on SIGTERM", async () => {
     const dir = stationDir("systemd");
     const socketPath = path.join(dir, "notify.sock");
