@@ -39,6 +39,8 @@ export interface BenchReport {
   perPartMs: Spread;
   partsPerSecond: number;
   peakRssMb: number;
+  /** Resident memory after a tenth of the measured parts and after all of them: flat means no leak. */
+  rssMb: { afterTenth: number; atEnd: number };
   bare: { runMs: Spread; runsPerSecond: number };
   /** perPartMs.median / bare.runMs.median: 1.0 would be a daemon that costs nothing beyond session.run. */
   ratio: number;
@@ -78,6 +80,7 @@ export async function benchStation(options: BenchOptions): Promise<BenchReport> 
   let seen = 0;
   let errors = 0;
   let peakRss = 0;
+  const rss = { afterTenth: Number.NaN, atEnd: Number.NaN };
   let acknowledged = 0;
   let done!: () => void;
   const finished = new Promise<void>((resolve) => { done = resolve; });
@@ -85,7 +88,10 @@ export async function benchStation(options: BenchOptions): Promise<BenchReport> 
     config, pipeline, log: options.log,
     onOutcome: (outcome) => {
       seen++;
-      peakRss = Math.max(peakRss, process.memoryUsage().rss);
+      const now = process.memoryUsage().rss;
+      peakRss = Math.max(peakRss, now);
+      if (seen === options.warmup + Math.max(1, Math.round(options.parts / 10))) rss.afterTenth = now / 2 ** 20;
+      if (seen === total) rss.atEnd = now / 2 ** 20;
       if (seen > options.warmup) {
         const l = outcome.message.latencyMs;
         if (outcome.message.verdict === "ERROR") errors++;
@@ -138,7 +144,7 @@ export async function benchStation(options: BenchOptions): Promise<BenchReport> 
     station: pipeline.station, bundle: bundle.id, provider, parts: options.parts, warmup: options.warmup,
     stagesMs: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, spread(v)])) as BenchReport["stagesMs"],
     endToEndMs: spread(endToEnd), perPartMs: perPart, partsPerSecond: (decided.length - 1) / (span / 1000),
-    peakRssMb: peakRss / 2 ** 20,
+    peakRssMb: peakRss / 2 ** 20, rssMb: rss,
     bare: { runMs: bareRun, runsPerSecond: 1000 / bareRun.median },
     ratio: perPart.median / bareRun.median, torch, errors, date: new Date().toISOString(),
   };
@@ -165,7 +171,8 @@ export function benchTable(r: BenchReport): string {
     row("per part (daemon)", r.perPartMs),
     row("session.run (bare)", r.bare.runMs),
     `parts/s ${r.partsPerSecond.toFixed(2)} (bare session.run: ${r.bare.runsPerSecond.toFixed(2)}/s); ` +
-      `daemon/bare ${r.ratio.toFixed(3)}; peak RSS ${r.peakRssMb.toFixed(0)} MB; ERROR verdicts ${r.errors}`,
+      `daemon/bare ${r.ratio.toFixed(3)}; RSS ${r.rssMb.afterTenth.toFixed(0)} MB after a tenth of the parts, ` +
+      `${r.rssMb.atEnd.toFixed(0)} MB at the end, peak ${r.peakRssMb.toFixed(0)} MB; ERROR verdicts ${r.errors}`,
     "runMs" in r.torch
       ? `${row(`PyTorch ${r.torch.version} eager`, r.torch.runMs)}\nONNX Runtime is ${r.torch.speedup.toFixed(2)}× as fast as PyTorch eager (${r.torch.threads} threads)`
       : `PyTorch eager: not measured (${r.torch.unavailable})`,

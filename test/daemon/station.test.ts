@@ -203,7 +203,9 @@ describe("inspector run", () => {
     expect(run.status, run.stderr).toBe(0);
     const report = JSON.parse(run.stdout);
     expect(Object.keys(report)).toEqual(["station", "bundle", "provider", "parts", "warmup", "stagesMs", "endToEndMs", "perPartMs",
-      "partsPerSecond", "peakRssMb", "bare", "ratio", "torch", "errors", "date"]);
+      "partsPerSecond", "peakRssMb", "rssMb", "bare", "ratio", "torch", "errors", "date"]);
+    expect(report.rssMb.atEnd).toBeGreaterThan(0);
+    expect(report.rssMb.afterTenth).toBeGreaterThan(0);
     // The tiny bundle was trained here, so its weights are at hand for the PyTorch comparison.
     expect(Object.keys(report.torch)).toEqual(["runMs", "threads", "version", "speedup"]);
     expect(Object.keys(report.stagesMs)).toEqual(["grab", "preprocess", "infer", "score", "heatmap", "publish"]);
