@@ -135,7 +135,6 @@ export class StationDaemon {
         context: {
           station: pipeline.station, pipeline, source: this.source!, runner: this.runner!,
           heatmapTopic: (partId) => topics.heatmap(partId, protocolOf(this.client!)),
-          nextSeq: () => ++this.seq,
         },
         counters: this.counters, stop$: this.stop$, triggers$,
       }).subscribe({
@@ -155,6 +154,7 @@ export class StationDaemon {
 
   private deliver(outcome: PartOutcome): void {
     this.lastProgress = Date.now();
+    outcome.message.seq = ++this.seq;
     // Spooled before it is logged: a verdict in the journal is a verdict on disk, even if the
     // process is killed between the two.
     this.publisher!.submit(outcome);

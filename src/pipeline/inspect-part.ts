@@ -16,8 +16,10 @@ export interface StationContext {
   source: FrameSource;
   runner: BundleRunner;
   heatmapTopic: (partId: string) => string;
-  nextSeq: () => number;
 }
+
+/** Verdicts are numbered when they are handed to the sinks, so that one never sent leaves no gap. */
+const UNNUMBERED = 0;
 
 function errorCode(err: unknown): ErrorCode {
   if (err instanceof SourceError || err instanceof FrameError) return err.code;
@@ -28,7 +30,7 @@ export function errorVerdict(context: StationContext, request: PartRequest | nul
   extra: Partial<VerdictMessage> = {}): PartOutcome {
   return {
     message: {
-      station: context.station, partId: request?.partId ?? null, seq: context.nextSeq(), verdict: "ERROR", code, message,
+      station: context.station, partId: request?.partId ?? null, seq: UNNUMBERED, verdict: "ERROR", code, message,
       score: null, thresholds: null, regions: [], recipe: request?.recipe ?? null,
       triggeredAt: (request?.triggeredAt ?? new Date()).toISOString(), capturedAt: null, decidedAt: new Date().toISOString(),
       latencyMs: {}, bundle: context.runner.bundle.id, calibration: context.runner.bundle.calibrationId ?? null,
@@ -90,7 +92,7 @@ export async function judgePart(context: StationContext, part: CapturedPart): Pr
     });
     const heatmapTopic = context.heatmapTopic(request.partId);
     const message: VerdictMessage = {
-      station: context.station, partId: request.partId, seq: context.nextSeq(), verdict: result.verdict, code: null, message: null,
+      station: context.station, partId: request.partId, seq: UNNUMBERED, verdict: result.verdict, code: null, message: null,
       score: result.score, thresholds: result.thresholds, regions: result.regions, recipe: request.recipe ?? null,
       triggeredAt: request.triggeredAt.toISOString(), capturedAt: frame.capturedAt.toISOString(), decidedAt: new Date().toISOString(),
       latencyMs: {

@@ -41,7 +41,9 @@ describe.skipIf(!MOSQUITTO)("broker outage and daemon crash", () => {
     const sub = await recorder(broker.url, ["inspector/outage/verdict"], "outage-recorder");
     const dir = mkdtempSync(path.join(tmpdir(), "inspector-outage-station-"));
     const { pipelineFile, configFile } = writeStation(dir,
-      { station: "outage", bundle, source: { type: "synthetic", size: 64, count: 1000 }, heatmap: { enabled: false } },
+      // Paced (≥ 10 s for the run) so that parts keep coming through the whole outage on any CPU.
+      { station: "outage", bundle, source: { type: "synthetic", size: 64, count: 1000 }, trigger: { type: "continuous", minIntervalMs: 10 },
+        heatmap: { enabled: false } },
       { mqtt: { url: broker.url, reconnectMs: { min: 100, max: 400 } }, stateDir: path.join(dir, "state") });
     const daemon = startDaemon(pipelineFile, configFile);
     await waitFor(() => sub.messages.length >= 150, 120_000, "150 verdicts before the outage");
