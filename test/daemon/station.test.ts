@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 
 import { Aedes } from "aedes";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 
 import { cv } from "../../src/preprocess/opencv.js";
 import { writeSyntheticDataset } from "../../src/sources/synthetic-dataset.js";
@@ -46,6 +46,19 @@ async function inProcessAedes(): Promise<{ url: string; close(): Promise<void> }
   };
 }
 
+/** A triggered station on its own embedded broker, started and running, with a recorder on its topics. */
+async function triggeredStation(name: string, pipeline: object, env: NodeJS.ProcessEnv = {}) {
+  const port = await freePort();
+  const dir = stationDir(name);
+  const { pipelineFile, configFile } = writeStation(dir,
+    { station: name, bundle, source: { type: "synthetic", size: 96 }, ...pipeline },
+    { mqtt: { embedded: { port } }, stateDir: path.join(dir, "state") });
+  const daemon = startDaemon(pipelineFile, configFile, env);
+  await daemon.waitForLog(/station running/);
+  const sub = await recorder(`mqtt://127.0.0.1:${port}`, [`inspector/${name}/verdict`, `inspector/${name}/status`]);
+  return { daemon, sub };
+}
+
 const VERDICT_KEYS = ["station", "partId", "seq", "verdict", "code", "message", "score", "thresholds", "regions", "recipe",
   "triggeredAt", "capturedAt", "decidedAt", "latencyMs", "bundle", "calibration", "heatmap", "frame"];
 
@@ -81,15 +94,8 @@ describe("inspector run", () => {
   });
 
   it("starts the embedded broker, answers MQTT triggers with the same part ids, refuses bad ones, stops on SIGTERM", async () => {
-    const port = await freePort();
-    const dir = stationDir("triggered");
-    const { pipelineFile, configFile } = writeStation(dir,
-      { station: "press2", bundle, source: { type: "synthetic", size: 96 }, trigger: { type: "mqtt", queue: 8 } },
-      { mqtt: { embedded: { port } }, stateDir: path.join(dir, "state") });
-    const daemon = startDaemon(pipelineFile, configFile);
-    await daemon.waitForLog(/station running/);
+    const { daemon, sub } = await triggeredStation("press2", { trigger: { type: "mqtt", queue: 8 } });
     expect(daemon.logs.some((l) => /embedded MQTT broker/.test(String(l.msg)))).toBe(true);
-    const sub = await recorder(`mqtt://127.0.0.1:${port}`, ["inspector/press2/verdict", "inspector/press2/status"]);
     for (const payload of ["A-1", '{"partId":"A-2"}', '{"partId": 3}', '{"partId": true}', Buffer.from([0xff, 0xfe]), "A-5"]) {
       sub.client.publish("inspector/press2/trigger", payload, { qos: 1 });
     }
@@ -111,14 +117,7 @@ describe("inspector run", () => {
   });
 
   it("on SIGTERM mid-run answers every part already triggered, says offline, and exits 0 well within the stop timeout", async () => {
-    const port = await freePort();
-    const dir = stationDir("drain");
-    const { pipelineFile, configFile } = writeStation(dir,
-      { station: "drain", bundle, source: { type: "synthetic", size: 96 }, trigger: { type: "mqtt", queue: 16 } },
-      { mqtt: { embedded: { port } }, stateDir: path.join(dir, "state") });
-    const daemon = startDaemon(pipelineFile, configFile);
-    await daemon.waitForLog(/station running/);
-    const sub = await recorder(`mqtt://127.0.0.1:${port}`, ["inspector/drain/verdict", "inspector/drain/status"]);
+    const { daemon, sub } = await triggeredStation("drain", { trigger: { type: "mqtt", queue: 16 } });
     const ids = Array.from({ length: 8 }, (_, i) => `D-${i}`);
     for (const id of ids) await sub.client.publishAsync("inspector/drain/trigger", id, { qos: 1 });
     await waitFor(() => sub.messages.some((m) => m.topic.endsWith("/verdict")), 30_000, "the first verdict");
@@ -234,9 +233,6 @@ describe("inspector run", () => {
 });
 
 describe.skipIf(!MOSQUITTO)("inspector run with mosquitto", () => {
-  let ids: string[];
-  afterAll(() => undefined);
-
   it("answers a burst of triggers in order, and the broker publishes the Last Will when the daemon is killed", async () => {
     const broker = await startMosquitto(await freePort());
     const dir = stationDir("mosquitto");
@@ -247,7 +243,7 @@ describe.skipIf(!MOSQUITTO)("inspector run with mosquitto", () => {
     await daemon.waitForLog(/station running/);
     await daemon.waitForLog(/connected to the MQTT broker/);
     const sub = await recorder(broker.url, ["inspector/weld/verdict", "inspector/weld/status", "inspector/weld/heatmap"]);
-    ids = Array.from({ length: 10 }, (_, i) => `W-${1000 + i}`);
+    const ids = Array.from({ length: 10 }, (_, i) => `W-${1000 + i}`);
     for (const id of ids) sub.client.publish("inspector/weld/trigger", id, { qos: 1 });
     await waitFor(() => sub.messages.filter((m) => m.topic.endsWith("/verdict")).length >= ids.length, 30_000, "ten verdicts");
     const verdicts = sub.messages.filter((m) => m.topic.endsWith("/verdict")).map((m) => m.json());

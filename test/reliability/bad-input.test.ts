@@ -44,19 +44,10 @@ describe("bad trigger payloads", () => {
     const dir = mkdtempSync(path.join(tmpdir(), "inspector-fuzz-"));
     const { pipelineFile, configFile } = writeStation(dir,
       { station: "fuzz", bundle, source: { type: "synthetic", size: 64 }, trigger: { type: "mqtt", queue: 8 }, heatmap: { enabled: false } },
-      { mqtt: { embedded: { port } }, stateDir: path.join(dir, "state"), logging: { format: "json", level: "error" } });
+      { mqtt: { embedded: { port } }, stateDir: path.join(dir, "state"), logging: { format: "json" } });
     const daemon = startDaemon(pipelineFile, configFile);
-    await waitFor(() => daemon.child.exitCode === null, 1000, "the daemon");
-    const sub = await (async () => {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          return await recorder(`mqtt://127.0.0.1:${port}`, ["inspector/fuzz/verdict", "inspector/fuzz/status"]);
-        } catch (err) {
-          if (attempt > 100) throw err;
-          await new Promise((resolve) => setTimeout(resolve, 300));
-        }
-      }
-    })();
+    await daemon.waitForLog(/station running/);
+    const sub = await recorder(`mqtt://127.0.0.1:${port}`, ["inspector/fuzz/verdict", "inspector/fuzz/status"]);
     const sent = payloads(10_000);
     for (const payload of sent) sub.client.publish("inspector/fuzz/trigger", payload, { qos: 1 });
     const verdicts = () => sub.messages.filter((m) => m.topic.endsWith("/verdict"));
