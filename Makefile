@@ -56,7 +56,8 @@ demo: setup
 install: setup
 	$(SUDO) mkdir -p $(PREFIX) /etc/inspector/pipelines
 	$(SUDO) cp -r bin dist models node_modules package.json docs $(PREFIX)/
-	[ -e /etc/inspector/config.yaml ] || $(SUDO) cp config/default.yaml /etc/inspector/config.yaml
+	[ -e /etc/inspector/config.yaml ] || sed 's#^allowedPaths: null#allowedPaths: [/etc/inspector, $(PREFIX)/models, /var/lib/inspector]#' \
+	  config/default.yaml | $(SUDO) tee /etc/inspector/config.yaml >/dev/null
 	for f in pipelines/*.yaml; do [ -e /etc/inspector/$$f ] || \
 	  sed 's#^bundle: \.\./models/#bundle: $(PREFIX)/models/#' $$f | $(SUDO) tee /etc/inspector/$$f >/dev/null; done
 	$(SUDO) cp systemd/inspector@.service /etc/systemd/system/

@@ -1,5 +1,5 @@
 // `inspector calibrate --bundle DIR --good DIR [--bad DIR]`
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
@@ -88,7 +88,9 @@ export function calibrateCommand(): Command {
       });
       for (const warning of result.warnings) process.stderr.write(`warning: ${warning}\n`);
       const file = path.join(options.bundle, CALIBRATION_FILE);
-      writeFileSync(file, `${JSON.stringify(result.calibration, null, 2)}\n`);
+      // Written aside and renamed: a station reloading meanwhile sees the old file or the new one, never half of one.
+      writeFileSync(`${file}.tmp`, `${JSON.stringify(result.calibration, null, 2)}\n`);
+      renameSync(`${file}.tmp`, file);
       writeFileSync(path.join(options.bundle, REPORT_FILE),
         calibrationReport(result.calibration, result.goodScores, result.badScores, result.warnings));
       const t = result.calibration.thresholds;

@@ -2,6 +2,7 @@
 import { Command } from "commander";
 
 import { loadDaemonConfig } from "../config/daemon-config.js";
+import { checkPipelinePaths } from "../config/allowed-paths.js";
 import { loadPipeline } from "../config/pipeline-config.js";
 import { createLogger } from "../daemon/logger.js";
 import { StationDaemon } from "../daemon/station-daemon.js";
@@ -21,6 +22,7 @@ export function runCommand(): Command {
       if (!options.pipeline) throw new CliError("--pipeline FILE is required, e.g. --pipeline pipelines/demo.yaml.");
       const config = loadDaemonConfig(options.config);
       const pipeline = loadPipeline(options.pipeline);
+      checkPipelinePaths(pipeline, config.allowedPaths);
       const log = createLogger(config.logging);
       const daemon = new StationDaemon({ config, pipeline, log });
       let signalled: string | undefined;
@@ -43,6 +45,8 @@ export function runCommand(): Command {
       process.on("unhandledRejection", fatal);
       process.on("SIGTERM", onSignal);
       process.on("SIGINT", onSignal);
+      // `systemctl reload`: the bundle folder is loaded again (a new calibration), the station keeps running.
+      process.on("SIGHUP", () => void daemon.reload());
       try {
         await daemon.start();
       } catch (err) {

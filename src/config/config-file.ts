@@ -1,7 +1,7 @@
 // Reading a YAML or JSON configuration file and checking it against its schema. Every problem is
 // reported as "FILE: KEY = VALUE: what is wrong (what is allowed)", all of them at once, so an
 // operator fixes a file in one go.
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
@@ -37,11 +37,19 @@ export function describeIssues(file: string, raw: unknown, issues: z.core.$ZodIs
   return `${file}: ${issues.length} problem${issues.length > 1 ? "s" : ""}:\n${lines.join("\n")}`;
 }
 
+/** A station or daemon configuration is a page of YAML; anything this large is not one. */
+const MAX_CONFIG_BYTES = 1024 * 1024;
+
 export function readConfigFile<S extends z.ZodType>(file: string, schema: S): z.output<S> {
   let text: string;
   try {
+    const stat = statSync(file);
+    if (!stat.isFile()) throw new ConfigError(`${file}: not a regular file. Give the path of a .yaml or .json file.`);
+    const size = stat.size;
+    if (size > MAX_CONFIG_BYTES) throw new ConfigError(`${file}: ${size} bytes; a configuration file is at most ${MAX_CONFIG_BYTES} bytes. Is this the right file?`);
     text = readFileSync(file, "utf8");
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     throw new ConfigError(code === "ENOENT" ? `${file}: no such file.` : `${file}: cannot be read (${code}).`);
   }

@@ -38,6 +38,8 @@ export const daemonConfigSchema = z.strictObject({
     /** Heatmaps larger than this are shrunk until they fit (mosquitto's default packet limit is 2 MB). */
     maxHeatmapBytes: z.number().int().min(1024).max(256 * 1024 * 1024).default(512 * 1024),
   }).prefault({}),
+  /** Folders pipelines may read bundles, images and videos from; null: anywhere (src/config/allowed-paths.ts). */
+  allowedPaths: z.array(z.string().min(1, "give a folder")).nullable().default(null),
   /** Spool of undelivered verdicts; systemd's StateDirectory takes precedence. */
   stateDir: z.string().default("state"),
   inference: z.strictObject({
@@ -76,7 +78,8 @@ export function applyEnvironment(config: DaemonConfig, env: NodeJS.ProcessEnv, b
   };
   // systemd's StateDirectory= sets STATE_DIRECTORY; it is the only writable place under ProtectSystem=strict.
   const stateDir = env.STATE_DIRECTORY ? env.STATE_DIRECTORY.split(":")[0] : path.resolve(baseDir, config.stateDir);
-  return { ...config, mqtt: { ...mqtt, tls }, stateDir };
+  const allowedPaths = config.allowedPaths && config.allowedPaths.map((p) => path.resolve(baseDir, p));
+  return { ...config, mqtt: { ...mqtt, tls }, stateDir, allowedPaths };
 }
 
 export function loadDaemonConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): DaemonConfig {

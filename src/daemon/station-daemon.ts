@@ -14,6 +14,7 @@ import { startEmbeddedBroker, type EmbeddedBroker } from "../broker/embedded-bro
 import type { DaemonConfig } from "../config/daemon-config.js";
 import type { Pipeline } from "../config/pipeline-config.js";
 import { BundleRunner } from "../inference/bundle-runner.js";
+import type { StationContext } from "../pipeline/inspect-part.js";
 import type { PartOutcome } from "../pipeline/part.js";
 import { stationPipeline, type StationCounters } from "../pipeline/station-pipeline.js";
 import type { FrameSource } from "../sources/frame-source.js";
@@ -49,6 +50,8 @@ export class StationDaemon {
   private finished!: Promise<void>;
   private stopping = false;
   private runner?: BundleRunner;
+  private context?: StationContext;
+  private reloading = false;
   private broker?: EmbeddedBroker;
   private client?: MqttClient;
   private source?: FrameSource;
@@ -64,10 +67,7 @@ export class StationDaemon {
   async start(): Promise<void> {
     const { config, pipeline, log } = this.options;
     this.notifier = systemdNotifier(log);
-    this.runner = await BundleRunner.open(pipeline.bundle, {
-      requireCalibration: true,
-      session: { providers: config.inference.providers, intraOpThreads: config.inference.threads, interOpThreads: 1 },
-    });
+    this.runner = await this.openBundle();
     log.info({ bundle: pipeline.bundle, calibration: this.runner.bundle.calibrationId }, this.runner.describe());
 
     let url = config.mqtt.url;
@@ -130,12 +130,13 @@ export class StationDaemon {
       log.info({ topic: topics.trigger, queue: pipeline.trigger.queue }, "waiting for triggers");
     }
 
+    this.context = {
+      station: pipeline.station, pipeline, source: this.source, runner: this.runner,
+      heatmapTopic: (partId) => topics.heatmap(partId, protocolOf(this.client!)),
+    };
     this.finished = new Promise<void>((resolve) => {
       stationPipeline({
-        context: {
-          station: pipeline.station, pipeline, source: this.source!, runner: this.runner!,
-          heatmapTopic: (partId) => topics.heatmap(partId, protocolOf(this.client!)),
-        },
+        context: this.context!,
         counters: this.counters, stop$: this.stop$, triggers$,
       }).subscribe({
         next: (outcome) => this.deliver(outcome),
@@ -150,6 +151,46 @@ export class StationDaemon {
     this.notifier.notify(`READY=1\nSTATUS=station ${pipeline.station}: ${this.source.description}`);
     log.info({ station: pipeline.station, source: this.source.description, trigger: pipeline.trigger.type,
       verdicts: topics.verdict }, "station running");
+  }
+
+  private openBundle(): Promise<BundleRunner> {
+    const { config, pipeline } = this.options;
+    return BundleRunner.open(pipeline.bundle, {
+      requireCalibration: true,
+      session: { providers: config.inference.providers, intraOpThreads: config.inference.threads, interOpThreads: 1 },
+    });
+  }
+
+  /**
+   * SIGHUP (`systemctl reload`): load the station's bundle folder again — a new calibration or a
+   * new model — and swap it in between parts. A bundle that fails its checks is refused and the
+   * station keeps judging with the one it has: a bad copy never stops a line.
+   */
+  async reload(): Promise<void> {
+    const log = this.options.log;
+    if (!this.context || this.stopping || this.reloading) return;
+    this.reloading = true;
+    const previous = this.context.runner;
+    this.notifier?.notify(`RELOADING=1\nMONOTONIC_USEC=${process.hrtime.bigint() / 1000n}\nSTATUS=loading the bundle again`);
+    try {
+      const next = await this.openBundle();
+      if (this.stopping) {
+        await next.close();
+        return;
+      }
+      this.context.runner = next;
+      this.runner = next;
+      void previous.retire();
+      this.status?.update({ bundle: next.bundle.id, calibration: next.bundle.calibrationId ?? null, provider: next.worker.provider });
+      log.info({ bundle: next.bundle.id, calibration: next.bundle.calibrationId, was: { bundle: previous.bundle.id, calibration: previous.bundle.calibrationId } },
+        `reloaded: ${next.describe()}, calibration ${next.bundle.calibrationId}`);
+    } catch (err) {
+      log.error({ err: (err as Error).message, bundle: previous.bundle.id, calibration: previous.bundle.calibrationId },
+        `reload refused, the station keeps bundle ${previous.bundle.id} with calibration ${previous.bundle.calibrationId}: ${(err as Error).message}`);
+    } finally {
+      this.reloading = false;
+      if (!this.stopping) this.notifier?.notify(`READY=1\nSTATUS=station ${this.options.pipeline.station}: ${this.source?.description}`);
+    }
   }
 
   private deliver(outcome: PartOutcome): void {

@@ -20,6 +20,10 @@ export interface RawResult {
 }
 
 export class BundleRunner {
+  private inFlight = 0;
+  private retiring?: Promise<void>;
+  private retired?: () => void;
+
   private constructor(readonly bundle: Bundle, readonly worker: InferenceWorker) {}
 
   static async open(dir: string, options: { requireCalibration: boolean; session?: SessionSettings }): Promise<BundleRunner> {
@@ -37,8 +41,13 @@ export class BundleRunner {
   }
 
   async infer(prepared: PreparedFrame): Promise<RawResult> {
-    const { outputs, inferMs } = await this.worker.run(prepared.tensor);
-    return { outputs, roiImage: prepared.roiImage, preprocessMs: prepared.preprocessMs, inferMs };
+    this.inFlight++;
+    try {
+      const { outputs, inferMs } = await this.worker.run(prepared.tensor);
+      return { outputs, roiImage: prepared.roiImage, preprocessMs: prepared.preprocessMs, inferMs };
+    } finally {
+      if (--this.inFlight === 0) this.retired?.();
+    }
   }
 
   run(frame: Mat, roi?: Roi): Promise<RawResult> {
@@ -49,6 +58,15 @@ export class BundleRunner {
   describe(): string {
     const failed = this.worker.failedProviders.map((f) => `${f.provider} unavailable: ${f.error}`).join("; ");
     return `bundle ${this.bundle.id} runs on ${this.worker.provider}${failed ? ` (${failed})` : ""}`;
+  }
+
+  /** Closes once the frames already handed to it are done: a reload swaps bundles between parts. */
+  retire(): Promise<void> {
+    this.retiring ??= new Promise<void>((resolve) => {
+      this.retired = resolve;
+      if (this.inFlight === 0) resolve();
+    }).then(() => this.worker.close());
+    return this.retiring;
   }
 
   close(): Promise<void> {

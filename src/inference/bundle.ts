@@ -30,7 +30,7 @@ export function sha256Hex(data: Buffer | string): string {
   return createHash("sha256").update(data).digest("hex");
 }
 
-function readJson(file: string, what: string): unknown {
+function readJson(file: string, what: string): { value: unknown; text: string } {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -38,7 +38,7 @@ function readJson(file: string, what: string): unknown {
     throw new BundleError(`${file}: cannot read the ${what} (${(err as NodeJS.ErrnoException).code}).`);
   }
   try {
-    return JSON.parse(text) as unknown;
+    return { value: JSON.parse(text) as unknown, text };
   } catch (err) {
     throw new BundleError(`${file}: the ${what} is not valid JSON (${(err as Error).message}). ` +
       `Restore it from the bundle's source, or re-export the bundle with \`inspector train\`.`);
@@ -51,7 +51,7 @@ export function loadManifest(dir: string): { manifest: Manifest; sha256: string 
   if (!existsSync(file)) {
     throw new BundleError(`${file}: missing. A bundle folder holds manifest.json and model.onnx as written by \`inspector train\`.`);
   }
-  const raw = readJson(file, "bundle manifest") as { format?: unknown; format_version?: unknown };
+  const raw = readJson(file, "bundle manifest").value as { format?: unknown; format_version?: unknown };
   if (raw?.format !== BUNDLE_FORMAT) {
     throw new BundleError(`${file}: not an inspector bundle manifest (format is ${JSON.stringify(raw?.format)}, expected "${BUNDLE_FORMAT}").`);
   }
@@ -80,10 +80,12 @@ function verifyFiles(dir: string, manifest: Manifest): void {
   }
 }
 
-export function loadCalibration(dir: string, bundleSha256: string): Calibration | undefined {
+/** The calibration and its id, both from one read: a file rewritten meanwhile cannot mix the two. */
+export function loadCalibration(dir: string, bundleSha256: string): { calibration: Calibration; id: string } | undefined {
   const file = path.join(dir, CALIBRATION_FILE);
   if (!existsSync(file)) return undefined;
-  const parsed = calibrationSchema.safeParse(readJson(file, "calibration"));
+  const { value, text } = readJson(file, "calibration");
+  const parsed = calibrationSchema.safeParse(value);
   if (!parsed.success) {
     throw new BundleError(`${file}: invalid calibration:\n${describeIssues(parsed.error)}\nRun \`inspector calibrate\` again.`);
   }
@@ -91,7 +93,7 @@ export function loadCalibration(dir: string, bundleSha256: string): Calibration 
     throw new BundleError(`${file}: made for another bundle (${parsed.data.bundle_sha256.slice(0, 12)}…, this one is ` +
       `${bundleSha256.slice(0, 12)}…). Run \`inspector calibrate --bundle ${dir}\` again.`);
   }
-  return parsed.data;
+  return { calibration: parsed.data, id: sha256Hex(text).slice(0, 12) };
 }
 
 export interface LoadOptions {
@@ -102,7 +104,8 @@ export interface LoadOptions {
 export function loadBundle(dir: string, options: LoadOptions): Bundle {
   const { manifest, sha256 } = loadManifest(dir);
   verifyFiles(dir, manifest);
-  const calibration = loadCalibration(dir, sha256);
+  const loaded = loadCalibration(dir, sha256);
+  const calibration = loaded?.calibration;
   if (options.requireCalibration && !calibration) {
     throw new BundleError(`${path.join(dir, CALIBRATION_FILE)}: missing: this bundle is not calibrated. ` +
       `Run \`inspector calibrate --bundle ${dir} --good DIR\` on images of good parts first.`);
@@ -114,6 +117,5 @@ export function loadBundle(dir: string, options: LoadOptions): Bundle {
       }
     }
   }
-  const calibrationId = calibration ? sha256Hex(readFileSync(path.join(dir, CALIBRATION_FILE))).slice(0, 12) : undefined;
-  return { dir, manifest, sha256, id: sha256.slice(0, 12), modelPath: path.join(dir, "model.onnx"), calibration, calibrationId };
+  return { dir, manifest, sha256, id: sha256.slice(0, 12), modelPath: path.join(dir, "model.onnx"), calibration, calibrationId: loaded?.id };
 }

@@ -44,6 +44,8 @@ export interface CapturedPart {
   request: PartRequest;
   frame: Frame;
   prepared: PreparedFrame;
+  /** The bundle the frame was prepared for: a reload may have swapped it since. */
+  preparedBy: BundleRunner;
   queueMs: number;
   grabMs: number;
   started: number;
@@ -70,7 +72,8 @@ export async function capturePart(context: StationContext, request: PartRequest)
   if (!frame) return null;
   const grabMs = performance.now() - started;
   try {
-    return { request, frame, prepared: context.runner.prepare(frame.image, context.pipeline.roi), queueMs, grabMs, started };
+    const runner = context.runner;
+    return { request, frame, prepared: runner.prepare(frame.image, context.pipeline.roi), preparedBy: runner, queueMs, grabMs, started };
   } catch (err) {
     return errorVerdict(context, request, errorCode(err), (err as Error).message,
       { capturedAt: frame.capturedAt.toISOString(), latencyMs: { queue: queueMs, grab: grabMs } });
@@ -85,8 +88,11 @@ export function isCaptured(value: CapturedPart | PartOutcome | null): value is C
 export async function judgePart(context: StationContext, part: CapturedPart): Promise<PartOutcome> {
   const { pipeline } = context;
   const { request, frame, queueMs, grabMs } = part;
+  const runner = context.runner;
   try {
-    const result = await inspectPrepared(context.runner, part.prepared, {
+    // Prepared before a reload: the new bundle may want another input size.
+    const prepared = part.preparedBy === runner ? part.prepared : runner.prepare(frame.image, pipeline.roi);
+    const result = await inspectPrepared(runner, prepared, {
       roi: pipeline.roi, minRegionArea: pipeline.regions.minArea, thresholds: pipeline.thresholds,
       heatmap: pipeline.heatmap.enabled && { format: pipeline.heatmap.format, jpegQuality: pipeline.heatmap.quality },
     });
@@ -99,7 +105,7 @@ export async function judgePart(context: StationContext, part: CapturedPart): Pr
         queue: queueMs, grab: grabMs, preprocess: result.timings.preprocessMs, infer: result.timings.inferMs,
         score: result.timings.scoreMs, heatmap: result.timings.heatmapMs, total: queueMs + performance.now() - part.started,
       },
-      bundle: context.runner.bundle.id, calibration: context.runner.bundle.calibrationId ?? null,
+      bundle: runner.bundle.id, calibration: runner.bundle.calibrationId ?? null,
       heatmap: pipeline.heatmap.enabled ? { topic: heatmapTopic, format: result.heatmapFormat, bytes: result.heatmap.length } : null,
       frame: frame.name !== undefined || frame.truth !== undefined ? { name: frame.name, truth: frame.truth } : null,
     };

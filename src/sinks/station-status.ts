@@ -27,7 +27,7 @@ export function offlinePayload(facts: StatusFacts, reason: string): string {
 export class StationStatus {
   private payload: StatusPayload;
 
-  constructor(private readonly client: MqttClient, private readonly topic: string, private readonly facts: StatusFacts) {
+  constructor(private readonly client: MqttClient, private readonly topic: string, private facts: StatusFacts) {
     this.payload = { ...facts, state: "online", reason: null, since: new Date().toISOString() };
     client.on("connect", () => this.publish());
   }
@@ -39,6 +39,13 @@ export class StationStatus {
   set(state: StationState, reason: string | null = null): void {
     if (state === this.payload.state && reason === this.payload.reason) return;
     this.payload = { ...this.facts, state, reason, since: new Date().toISOString() };
+    this.publish();
+  }
+
+  /** What runs changed (a reload): republished at once, the state kept. */
+  update(facts: Partial<StatusFacts>): void {
+    this.facts = { ...this.facts, ...facts };
+    this.payload = { ...this.payload, ...facts };
     this.publish();
   }
 
