@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { performance } from "node:perf_hooks";
+import { type EventLoopUtilization, performance } from "node:perf_hooks";
 
 import * as ort from "onnxruntime-node";
 import type { Logger } from "pino";
@@ -38,6 +38,8 @@ export interface BenchReport {
   /** Time between consecutive verdicts: what the line sees. */
   perPartMs: Spread;
   partsPerSecond: number;
+  /** The main thread's busy time (event loop utilisation) per measured part: the daemon's own CPU work beside the worker. */
+  mainThreadMsPerPart: number;
   peakRssMb: number;
   /** Resident memory after a tenth of the measured parts and after all of them: flat means no leak. */
   rssMb: { afterTenth: number; atEnd: number };
@@ -82,6 +84,8 @@ export async function benchStation(options: BenchOptions): Promise<BenchReport> 
   let peakRss = 0;
   const rss = { afterTenth: Number.NaN, atEnd: Number.NaN };
   let acknowledged = 0;
+  let loopAtWarmup: EventLoopUtilization | undefined;
+  let loopAtEnd: EventLoopUtilization | undefined;
   let done!: () => void;
   const finished = new Promise<void>((resolve) => { done = resolve; });
   const daemon: StationDaemon = new StationDaemon({
@@ -92,6 +96,8 @@ export async function benchStation(options: BenchOptions): Promise<BenchReport> 
       peakRss = Math.max(peakRss, now);
       if (seen === options.warmup + Math.max(1, Math.round(options.parts / 10))) rss.afterTenth = now / 2 ** 20;
       if (seen === total) rss.atEnd = now / 2 ** 20;
+      if (seen === options.warmup + 1) loopAtWarmup = performance.eventLoopUtilization();
+      if (seen === total) loopAtEnd = performance.eventLoopUtilization(loopAtWarmup);
       if (seen > options.warmup) {
         const l = outcome.message.latencyMs;
         if (outcome.message.verdict === "ERROR") errors++;
@@ -144,6 +150,7 @@ export async function benchStation(options: BenchOptions): Promise<BenchReport> 
     station: pipeline.station, bundle: bundle.id, provider, parts: options.parts, warmup: options.warmup,
     stagesMs: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, spread(v)])) as BenchReport["stagesMs"],
     endToEndMs: spread(endToEnd), perPartMs: perPart, partsPerSecond: (decided.length - 1) / (span / 1000),
+    mainThreadMsPerPart: loopAtEnd ? loopAtEnd.active / Math.max(1, decided.length - 1) : Number.NaN,
     peakRssMb: peakRss / 2 ** 20, rssMb: rss,
     bare: { runMs: bareRun, runsPerSecond: 1000 / bareRun.median },
     ratio: perPart.median / bareRun.median, torch, errors, date: new Date().toISOString(),
@@ -171,7 +178,7 @@ export function benchTable(r: BenchReport): string {
     row("per part (daemon)", r.perPartMs),
     row("session.run (bare)", r.bare.runMs),
     `parts/s ${r.partsPerSecond.toFixed(2)} (bare session.run: ${r.bare.runsPerSecond.toFixed(2)}/s); ` +
-      `daemon/bare ${r.ratio.toFixed(3)}; RSS ${r.rssMb.afterTenth.toFixed(0)} MB after a tenth of the parts, ` +
+      `daemon/bare ${r.ratio.toFixed(3)}; main thread busy ${r.mainThreadMsPerPart.toFixed(1)} ms per part; RSS ${r.rssMb.afterTenth.toFixed(0)} MB after a tenth of the parts, ` +
       `${r.rssMb.atEnd.toFixed(0)} MB at the end, peak ${r.peakRssMb.toFixed(0)} MB; ERROR verdicts ${r.errors}`,
     "runMs" in r.torch
       ? `${row(`PyTorch ${r.torch.version} eager`, r.torch.runMs)}\nONNX Runtime is ${r.torch.speedup.toFixed(2)}× as fast as PyTorch eager (${r.torch.threads} threads)`
