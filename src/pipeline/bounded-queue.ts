@@ -1,36 +1,33 @@
-// concatMap with a bound: items wait in order while one is in flight; beyond `limit` waiting,
-// an item is answered at once by `overflow` (a BUSY verdict) instead of growing memory.
-import { from, Observable, type ObservableInput, type OperatorFunction } from "rxjs";
+// The admission of parts: each admitted item's work starts at once (its frame is grabbed while the
+// part is still in front of the camera) and results come out in arrival order. At most `limit`
+// items wait beyond the oldest; one more is answered at once by `overflow` (a BUSY verdict)
+// instead of growing memory.
+import { Observable, type OperatorFunction } from "rxjs";
 
-export function boundedConcatMap<T, R>(limit: number, project: (item: T) => ObservableInput<R>,
+export function boundedOrderedMap<T, R>(limit: number, start: (item: T) => Promise<R>,
   overflow: (item: T) => R): OperatorFunction<T, R> {
   return (source) => new Observable<R>((subscriber) => {
-    const waiting: T[] = [];
-    let busy = false;
+    let admitted = 0;
     let sourceDone = false;
-    const start = (item: T) => {
-      busy = true;
-      from(project(item)).subscribe({
-        next: (result) => subscriber.next(result),
-        error: (err) => subscriber.error(err),
-        complete: () => {
-          busy = false;
-          const next = waiting.shift();
-          if (next !== undefined) start(next);
-          else if (sourceDone) subscriber.complete();
-        },
-      });
-    };
+    let emitted: Promise<void> = Promise.resolve();
     const subscription = source.subscribe({
       next: (item) => {
-        if (!busy) start(item);
-        else if (waiting.length < limit) waiting.push(item);
-        else subscriber.next(overflow(item));
+        if (admitted > limit) {
+          subscriber.next(overflow(item));
+          return;
+        }
+        admitted++;
+        const result = start(item);
+        emitted = emitted.then(() => result).then((value) => {
+          admitted--;
+          subscriber.next(value);
+          if (sourceDone && admitted === 0) subscriber.complete();
+        }, (err: unknown) => subscriber.error(err));
       },
       error: (err) => subscriber.error(err),
       complete: () => {
         sourceDone = true;
-        if (!busy) subscriber.complete();
+        if (admitted === 0) subscriber.complete();
       },
     });
     return () => subscription.unsubscribe();

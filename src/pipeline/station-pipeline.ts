@@ -1,11 +1,12 @@
 // The station as one RxJS pipeline: trigger → (admission) → grab, preprocess, infer, score,
 // verdict → outcomes for the sinks. This file only composes; each stage lives in its own module.
 import {
-  defer, exhaustMap, filter, first, firstValueFrom, from, interval, map, mergeMap, Observable, of, takeUntil, takeWhile, tap,
+  defer, exhaustMap, filter, first, firstValueFrom, interval, map, mergeMap, Observable, of, takeUntil, takeWhile, tap,
 } from "rxjs";
 
-import { boundedConcatMap } from "./bounded-queue.js";
-import { capturePart, errorVerdict, inspectPart, isCaptured, judgePart, type StationContext } from "./inspect-part.js";
+import { boundedOrderedMap } from "./bounded-queue.js";
+import { errorVerdict, inspectPart, type StationContext } from "./inspect-part.js";
+import { PartLine } from "./part-line.js";
 import type { PartOutcome, PartRequest } from "./part.js";
 import { parseTriggerPayload } from "../triggers/trigger-payload.js";
 
@@ -34,34 +35,37 @@ function continuousId(start: Date, n: number): string {
 // null: the source has no more frames. "retry": the camera was lost and is back.
 type Step = PartOutcome | "retry" | null;
 
+/** Parts started ahead in continuous mode: one in the worker, one grabbed and queued behind it. */
+const AHEAD = 2;
+
 /**
- * Continuous mode as fast as the station goes: while part n is in the inference worker, part n+1
- * is grabbed and preprocessed, so the worker never waits for the camera or OpenCV.
+ * Continuous mode as fast as the station goes: part n+1 is grabbed, prepared and queued for the
+ * worker while part n is inferred, so the worker never waits for the camera, OpenCV or MQTT.
  */
-function prefetchingParts(context: StationContext, nextRequest: () => PartRequest, stopping: () => boolean,
+function partsAhead(context: StationContext, nextRequest: () => PartRequest, stopping: () => boolean,
   stop$: Observable<unknown>): Observable<Step> {
   return new Observable<Step>((subscriber) => {
     let cancelled = false;
     const waitForSource = () => firstValueFrom(context.source.health$.pipe(first((h) => h.ok), map(() => true), takeUntil(stop$)),
       { defaultValue: false });
+    const line = new PartLine(context);
     void (async () => {
-      let next = capturePart(context, nextRequest());
+      const started: Promise<PartOutcome | null>[] = [];
       while (!cancelled) {
-        const captured = await next;
-        if (captured === null) break;
-        if (!isCaptured(captured)) {
+        while (started.length < AHEAD && !stopping()) started.push(line.start(nextRequest()));
+        const outcome = await started.shift();
+        if (!outcome) break;
+        if (outcome.message.code === "SOURCE_UNAVAILABLE") {
           // Without a part there is nothing to answer: a lost camera is waited for, not turned into ERRORs.
-          if (captured.message.code === "SOURCE_UNAVAILABLE") {
-            if (stopping() || !(await waitForSource())) break;
-          } else {
-            subscriber.next(captured);
-          }
-          if (stopping()) break;
-          next = capturePart(context, nextRequest());
+          if (stopping() || !(await waitForSource())) break;
           continue;
         }
-        next = stopping() ? Promise.resolve(null) : capturePart(context, nextRequest());
-        subscriber.next(await judgePart(context, captured));
+        subscriber.next(outcome);
+      }
+      // Parts already started are answered before the end (a stop finishes what is in flight).
+      for (const pending of started) {
+        const outcome = await pending;
+        if (outcome && outcome.message.code !== "SOURCE_UNAVAILABLE") subscriber.next(outcome);
       }
       subscriber.complete();
     })().catch((err: unknown) => subscriber.error(err));
@@ -82,7 +86,7 @@ function continuousParts({ context, counters, stop$ }: PipelineInputs, minInterv
       : of(outcome)));
   let busy = false;
   const steps = minIntervalMs === 0
-    ? prefetchingParts(context, nextRequest, () => stopping, stop$)
+    ? partsAhead(context, nextRequest, () => stopping, stop$)
     : interval(minIntervalMs).pipe(
       takeUntil(stop$),
       tap(() => { if (busy) counters.dropped++; }),
@@ -99,6 +103,7 @@ function continuousParts({ context, counters, stop$ }: PipelineInputs, minInterv
 
 function triggeredParts({ context, counters, stop$, triggers$ }: PipelineInputs, queue: number): Observable<PartOutcome> {
   type Admitted = { request: PartRequest } | { rejected: PartOutcome };
+  const line = new PartLine(context);
   return triggers$!.pipe(
     takeUntil(stop$),
     map((payload): Admitted => {
@@ -107,10 +112,11 @@ function triggeredParts({ context, counters, stop$, triggers$ }: PipelineInputs,
       counters.badTriggers++;
       return { rejected: errorVerdict(context, null, "BAD_TRIGGER", `trigger refused: ${parsed.reason}`) };
     }),
-    boundedConcatMap(queue,
-      (item) => "rejected" in item ? of(item.rejected) : from(inspectPart(context, item.request)).pipe(
-        map((outcome) => outcome ?? errorVerdict(context, item.request, "SOURCE_UNAVAILABLE", `${context.source.description} has no more frames`)),
-      ),
+    // A part's frame is grabbed when its trigger comes, even with parts ahead of it in the queue:
+    // the part is in front of the camera now, not when the station gets round to it.
+    boundedOrderedMap(queue,
+      async (item) => "rejected" in item ? item.rejected : await line.start(item.request)
+        ?? errorVerdict(context, item.request, "SOURCE_UNAVAILABLE", `${context.source.description} has no more frames`),
       (item) => {
         if ("rejected" in item) return item.rejected;
         counters.busy++;

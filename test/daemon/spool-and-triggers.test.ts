@@ -4,10 +4,10 @@ import { appendFileSync, mkdtempSync, readFileSync, statSync, writeFileSync } fr
 import { tmpdir } from "node:os";
 import path from "node:path";
 
-import { firstValueFrom, from, timer, map, toArray } from "rxjs";
+import { firstValueFrom, from, toArray } from "rxjs";
 import { describe, expect, it } from "vitest";
 
-import { boundedConcatMap } from "../../src/pipeline/bounded-queue.js";
+import { boundedOrderedMap } from "../../src/pipeline/bounded-queue.js";
 import { VerdictSpool } from "../../src/sinks/verdict-spool.js";
 import { parseTriggerPayload } from "../../src/triggers/trigger-payload.js";
 
@@ -88,12 +88,18 @@ describe("trigger payloads", () => {
 });
 
 describe("bounded queue", () => {
-  it("processes in order up to the bound and answers the rest at once", async () => {
+  it("starts every admitted item at once, answers in arrival order up to the bound and the rest at once", async () => {
+    const startedAt: number[] = [];
     const results = await firstValueFrom(from([1, 2, 3, 4, 5]).pipe(
-      boundedConcatMap(2, (n) => timer(10).pipe(map(() => `done ${n}`)), (n) => `busy ${n}`),
+      // The first admitted finishes last: its result still comes out first.
+      boundedOrderedMap(2, (n) => {
+        startedAt.push(n);
+        return new Promise<string>((resolve) => setTimeout(() => resolve(`done ${n}`), 30 - 10 * n));
+      }, (n) => `busy ${n}`),
       toArray(),
     ));
-    // 1 in flight, 2 and 3 waiting, 4 and 5 refused immediately.
+    // 1 in flight, 2 and 3 waiting (already started), 4 and 5 refused immediately.
     expect(results).toEqual(["busy 4", "busy 5", "done 1", "done 2", "done 3"]);
+    expect(startedAt).toEqual([1, 2, 3]);
   });
 });

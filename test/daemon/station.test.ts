@@ -136,6 +136,24 @@ describe("inspector run", () => {
     await sub.client.endAsync(true);
   });
 
+  it("grabs each part's frame when its trigger comes, not when the parts ahead of it are done", async () => {
+    // The demo bundle: inference takes several times as long as drawing a 128² synthetic part.
+    const { daemon, sub } = await triggeredStation("conveyor", {
+      bundle: path.resolve("models/demo"), source: { type: "synthetic", size: 128 }, trigger: { type: "mqtt", queue: 8 },
+    });
+    const ids = ["C-1", "C-2", "C-3", "C-4"];
+    for (const id of ids) sub.client.publish("inspector/conveyor/trigger", id, { qos: 1 });
+    await waitFor(() => sub.messages.filter((m) => m.topic.endsWith("/verdict")).length >= ids.length, 30_000, "four verdicts");
+    const verdicts = sub.messages.filter((m) => m.topic.endsWith("/verdict")).map((m) => m.json());
+    expect(verdicts.map((v) => v.partId)).toEqual(ids);
+    const firstDecided = Date.parse(verdicts[0]!.decidedAt as string);
+    // Every part of the burst was in front of the camera before the first verdict was out.
+    for (const v of verdicts) expect(Date.parse(v.capturedAt as string)).toBeLessThanOrEqual(firstDecided);
+    daemon.child.kill("SIGTERM");
+    expect(await daemon.exited).toBe(0);
+    await sub.client.endAsync(true);
+  });
+
   it("speaks systemd's notify protocol: READY=1 when running, WATCHDOG=1 while healthy, STOPPING=1 on SIGTERM", async () => {
     const dir = stationDir("systemd");
     const socketPath = path.join(dir, "notify.sock");
