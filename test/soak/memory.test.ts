@@ -53,7 +53,7 @@ describe("soak", () => {
     daemon.child.kill("SIGTERM");
     expect(await daemon.exited).toBe(0);
     await client.endAsync(true);
-  });
+  }, 3 * 3600_000);
 });
 
 const OVERLOAD_TRIGGERS = Number(process.env.SOAK_OVERLOAD_TRIGGERS ?? 20_000);
@@ -97,5 +97,5 @@ describe("overload", () => {
     daemon.child.kill("SIGTERM");
     expect(await daemon.exited).toBe(0);
     await client.endAsync(true);
-  });
+  }, 3600_000);
 });
