@@ -13,11 +13,13 @@ import type { Logger } from "pino";
 import type { DaemonConfig } from "../config/daemon-config.js";
 import type { Pipeline } from "../config/pipeline-config.js";
 import { StationDaemon } from "../daemon/station-daemon.js";
-import { loadBundle } from "../inference/bundle.js";
-import { openSession } from "../inference/providers.js";
-import { preprocess } from "../preprocess/preprocess.js";
+import { type Bundle, loadBundle } from "../inference/bundle.js";
+import { openSession, type SessionSettings } from "../inference/providers.js";
+import type { Mat } from "../preprocess/opencv.js";
+import { preprocess, type Roi } from "../preprocess/preprocess.js";
 import { quantile } from "../scoring/statistics.js";
 import { createSource } from "../sources/open-source.js";
+import { drawPart, seededRandom } from "../sources/synthetic-part.js";
 import { pythonInterpreter, TRAINING_DIR } from "../training/trainer-process.js";
 
 export interface Spread {
@@ -124,24 +126,13 @@ export async function benchStation(options: BenchOptions): Promise<BenchReport> 
 
   // The bare loop: the same graph, provider and threads, on a real frame of the same source.
   const bundle = loadBundle(pipeline.bundle, { requireCalibration: false });
-  const { session, provider } = await openSession(bundle.modelPath, {
-    providers: config.inference.providers, intraOpThreads: config.inference.threads, interOpThreads: 1,
-  });
   const frameSource = createSource(pipeline.source);
   await frameSource.open();
   const frame = await frameSource.grab();
   await frameSource.close();
   if (!frame) throw new Error(`${frameSource.description} gave no frame for the bare loop`);
-  const [, , height, width] = bundle.manifest.input.shape;
-  const prepared = preprocess(frame.image, { roi: pipeline.roi, width, height, colour: bundle.manifest.input.colour });
-  const feeds = { [bundle.manifest.input.name]: new ort.Tensor("float32", prepared.tensor, [1, 3, height, width]) };
-  const runs: number[] = [];
-  for (let i = 0; i < total; i++) {
-    const started = performance.now();
-    await session.run(feeds);
-    if (i >= options.warmup) runs.push(performance.now() - started);
-  }
-  await session.release();
+  const { runs, provider } = await bareLoop(bundle, preparedInput(bundle, frame.image, pipeline.roi),
+    { providers: config.inference.providers, intraOpThreads: config.inference.threads, interOpThreads: 1 }, options.parts, options.warmup);
   const bareRun = spread(runs);
   const perPart = spread(intervals);
   const span = decided.length > 1 ? decided[decided.length - 1] - decided[0] : Number.NaN;
@@ -155,6 +146,70 @@ export async function benchStation(options: BenchOptions): Promise<BenchReport> 
     bare: { runMs: bareRun, runsPerSecond: 1000 / bareRun.median },
     ratio: perPart.median / bareRun.median, torch, errors, date: new Date().toISOString(),
   };
+}
+
+/** The bundle's input made from an image exactly as the station makes it. */
+function preparedInput(bundle: Bundle, image: Mat, roi?: Roi): Float32Array {
+  const [, , height, width] = bundle.manifest.input.shape;
+  return preprocess(image, { roi, width, height, colour: bundle.manifest.input.colour }).tensor;
+}
+
+/** `session.run` and nothing else, `runs` times after `warmup`: the limit a station is measured against. */
+async function bareLoop(bundle: Bundle, input: Float32Array, settings: SessionSettings, runs: number, warmup: number):
+  Promise<{ runs: number[]; provider: string }> {
+  const { session, provider } = await openSession(bundle.modelPath, settings);
+  const feeds = { [bundle.manifest.input.name]: new ort.Tensor("float32", input, bundle.manifest.input.shape) };
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < runs + warmup; i++) {
+      const started = performance.now();
+      await session.run(feeds);
+      if (i >= warmup) times.push(performance.now() - started);
+    }
+  } finally {
+    await session.release();
+  }
+  return { runs: times, provider };
+}
+
+export interface BundleBenchReport {
+  bundle: string;
+  dir: string;
+  mode: string;
+  scales: number[];
+  input: number[];
+  provider: string;
+  threads: number;
+  runs: number;
+  runMs: Spread;
+  runsPerSecond: number;
+  torch: BenchReport["torch"];
+  date: string;
+}
+
+/** `inspector bench --bundle`: a bundle's session.run alone (no station, no calibration needed), to compare bundles. */
+export async function benchBundle(dir: string, settings: SessionSettings, runs: number, warmup: number): Promise<BundleBenchReport> {
+  const bundle = loadBundle(dir, { requireCalibration: false });
+  const [, , height, width] = bundle.manifest.input.shape;
+  const part = drawPart(Math.max(height, width), null, seededRandom(1));
+  const measured = await bareLoop(bundle, preparedInput(bundle, part.image), settings, runs, warmup);
+  const runMs = spread(measured.runs);
+  return {
+    bundle: bundle.id, dir, mode: bundle.manifest.mode, scales: bundle.manifest.scales.map((s) => s.patch_size), input: bundle.manifest.input.shape,
+    provider: measured.provider, threads: settings.intraOpThreads, runs, runMs, runsPerSecond: 1000 / runMs.median,
+    torch: torchEager(dir, Math.min(runs, 30), settings.intraOpThreads, runMs.median), date: new Date().toISOString(),
+  };
+}
+
+export function bundleBenchTable(r: BundleBenchReport): string {
+  return [
+    `bundle ${r.bundle} (${r.dir}): p=${r.scales.join("+")} ${r.mode}, input ${r.input.slice(2).join("×")}, on ${r.provider}, ` +
+      `${r.threads || "all"} threads, ${r.runs} runs, ${r.date}`,
+    `session.run  median ${r.runMs.median.toFixed(1)} ms, p95 ${r.runMs.p95.toFixed(1)}, max ${r.runMs.max.toFixed(1)}; ${r.runsPerSecond.toFixed(2)}/s`,
+    "runMs" in r.torch
+      ? `PyTorch ${r.torch.version} eager median ${r.torch.runMs.median.toFixed(1)} ms: ONNX Runtime is ${r.torch.speedup.toFixed(2)}× as fast`
+      : `PyTorch eager: not measured (${r.torch.unavailable})`,
+  ].join("\n");
 }
 
 function torchEager(bundleDir: string, runs: number, threads: number, bareMedian: number): BenchReport["torch"] {

@@ -10,7 +10,6 @@ import type { WorkerReply, WorkerRequest } from "./worker-protocol.js";
 
 const { modelPath, settings, inputName } = workerData as { modelPath: string; settings: SessionSettings; inputName: string };
 const port = parentPort!;
-ort.env.logLevel = "fatal"; // provider probing logs load failures natively; we report them ourselves
 
 function metadata(list: readonly ort.InferenceSession.ValueMetadata[]) {
   return list.map((m) => ({ name: m.name, shape: m.isTensor ? [...m.shape] : [] }));

@@ -27,6 +27,7 @@ export interface OpenedSession {
 }
 
 export async function openSession(modelPath: string, settings: SessionSettings): Promise<OpenedSession> {
+  ort.env.logLevel = "fatal"; // probing logs each provider's load failure natively; we report them ourselves
   const failed: ProviderAttempt[] = [];
   for (const provider of settings.providers) {
     try {

@@ -235,6 +235,17 @@ describe("inspector run", () => {
     expect(report).toMatchObject({ station: "bench", provider: "cpu", parts: 4, warmup: 1, errors: 0 });
     expect(report.ratio).toBeGreaterThan(0);
     expect(report.peakRssMb).toBeGreaterThan(0);
+
+    // A bundle alone (no station, no calibration needed): session.run and PyTorch only.
+    const alone = spawnSync(process.execPath, [CLI, "bench", "--bundle", bundle, "--parts", "3", "--warmup", "1", "--threads", "1", "--json"],
+      { encoding: "utf8" });
+    expect(alone.status, alone.stderr).toBe(0);
+    const bundleReport = JSON.parse(alone.stdout);
+    expect(Object.keys(bundleReport)).toEqual(["bundle", "dir", "mode", "scales", "input", "provider", "threads", "runs", "runMs",
+      "runsPerSecond", "torch", "date"]);
+    expect(bundleReport).toMatchObject({ bundle: report.bundle, scales: [33], provider: "cpu", threads: 1, runs: 3 });
+    expect(bundleReport.runMs.p95).toBeGreaterThanOrEqual(bundleReport.runMs.median);
+    expect(Object.keys(bundleReport.torch)).toEqual(["runMs", "threads", "version", "speedup"]);
   });
 
   it("refuses an invalid pipeline with every problem named", () => {
