@@ -168,7 +168,10 @@ export class StationDaemon {
    */
   async reload(): Promise<void> {
     const log = this.options.log;
-    if (!this.context || this.stopping || this.reloading) return;
+    if (!this.context || this.stopping || this.reloading) {
+      log.warn(`reload ignored: the station is ${this.stopping ? "stopping" : this.reloading ? "already reloading" : "still starting"}`);
+      return;
+    }
     this.reloading = true;
     const previous = this.context.runner;
     this.notifier?.notify(`RELOADING=1\nMONOTONIC_USEC=${process.hrtime.bigint() / 1000n}\nSTATUS=loading the bundle again`);
