@@ -19,8 +19,15 @@ beforeAll(() => {
   ({ bundle } = calibratedTinyBundle("inspector-camera-"));
 });
 
+interface Camera {
+  stop(): Promise<void>;
+  /** Keeps the connection open but sends no frames (a hung camera), until called with false. */
+  stall(stalled: boolean): void;
+}
+
 /** An MJPEG camera on http://127.0.0.1:port/stream.mjpg, 20 frames a second. */
-function mjpegCamera(port: number): Promise<{ stop(): Promise<void> }> {
+function mjpegCamera(port: number): Promise<Camera> {
+  let stalled = false;
   const random = seededRandom(5);
   const frames = Array.from({ length: 8 }, () => cv.imencode(".jpg", drawPart(96, null, random).image));
   const clients = new Set<ServerResponse>();
@@ -29,6 +36,7 @@ function mjpegCamera(port: number): Promise<{ stop(): Promise<void> }> {
     clients.add(response);
     let n = 0;
     const timer = setInterval(() => {
+      if (stalled) return;
       const jpeg = frames[n++ % frames.length];
       response.write(`--frame\r\nContent-Type: image/jpeg\r\nContent-Length: ${jpeg.length}\r\n\r\n`);
       response.write(jpeg);
@@ -37,6 +45,7 @@ function mjpegCamera(port: number): Promise<{ stop(): Promise<void> }> {
     response.on("close", () => { clearInterval(timer); clients.delete(response); });
   });
   return new Promise((resolve) => server.listen(port, "127.0.0.1", () => resolve({
+    stall: (on) => { stalled = on; },
     stop: () => new Promise<void>((done) => {
       for (const client of clients) client.destroy();
       server.close(() => done());
@@ -78,6 +87,50 @@ describe("camera faults", () => {
     daemon.child.kill("SIGTERM");
     expect(await daemon.exited).toBe(0);
     expect(verdicts().map((v) => v.partId)).toEqual(["P1", "P2", "P3", "P4"]);
+    await sub.client.endAsync(true);
+    await camera.stop();
+  });
+
+  it("starts without its camera (degraded, SOURCE_UNAVAILABLE), goes online when it appears, and notices a camera that hangs", async () => {
+    const cameraPort = await freePort();
+    const brokerPort = await freePort();
+    const dir = mkdtempSync(path.join(tmpdir(), "inspector-camera-late-"));
+    const { pipelineFile, configFile } = writeStation(dir, {
+      station: "late", bundle, trigger: { type: "mqtt" }, heatmap: { enabled: false },
+      source: { type: "opencv", url: `http://127.0.0.1:${cameraPort}/stream.mjpg`, frameTimeoutMs: 500, reconnect: { minMs: 200, maxMs: 800 } },
+    }, { mqtt: { embedded: { port: brokerPort } }, stateDir: path.join(dir, "state") });
+    const daemon = startDaemon(pipelineFile, configFile);
+    await daemon.waitForLog(/station running/);
+    const sub = await recorder(`mqtt://127.0.0.1:${brokerPort}`, ["inspector/late/verdict", "inspector/late/status"]);
+    const verdicts = () => sub.messages.filter((m) => m.topic.endsWith("/verdict")).map((m) => m.json());
+    const status = () => sub.messages.filter((m) => m.topic.endsWith("/status")).at(-1)?.json();
+    const trigger = async (id: string) => {
+      const before = verdicts().length;
+      sub.client.publish("inspector/late/trigger", id, { qos: 1 });
+      await waitFor(() => verdicts().length > before, 30_000, `the verdict of ${id}`);
+      return verdicts().at(-1)!;
+    };
+
+    // No camera at all: the daemon still starts (the broker, the PLC's triggers), degraded.
+    await waitFor(() => status()?.state === "degraded", 10_000, "status degraded at start");
+    expect(await trigger("L1")).toMatchObject({ partId: "L1", verdict: "ERROR", code: "SOURCE_UNAVAILABLE" });
+    const camera = await mjpegCamera(cameraPort);
+    await waitFor(() => status()?.state === "online", 20_000, "status online once the camera is there");
+    expect(await trigger("L2")).toMatchObject({ partId: "L2", code: null });
+
+    // Connected but silent: lost after frameTimeoutMs, not waited for forever.
+    camera.stall(true);
+    const hung = await trigger("L3");
+    expect(hung).toMatchObject({ partId: "L3", verdict: "ERROR", code: "SOURCE_UNAVAILABLE" });
+    expect(String(hung.message)).toContain("delivered no frame for 500 ms");
+    await waitFor(() => status()?.state === "degraded", 10_000, "status degraded when the camera hangs");
+    camera.stall(false);
+    await waitFor(() => status()?.state === "online", 20_000, "status back online");
+    expect(await trigger("L4")).toMatchObject({ partId: "L4", code: null });
+
+    daemon.child.kill("SIGTERM");
+    expect(await daemon.exited).toBe(0);
+    expect(verdicts().map((v) => v.partId)).toEqual(["L1", "L2", "L3", "L4"]);
     await sub.client.endAsync(true);
     await camera.stop();
   });
