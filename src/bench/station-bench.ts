@@ -42,6 +42,7 @@ export interface BenchReport {
   partsPerSecond: number;
   /** The main thread's busy time (event loop utilisation) per measured part: the daemon's own CPU work beside the worker. */
   mainThreadMsPerPart: number;
+  /** The kernel's high-water mark of the process's resident memory (the station, then the bare loop). */
   peakRssMb: number;
   /** Resident memory after a tenth of the measured parts and after all of them: flat means no leak. */
   rssMb: { afterTenth: number; atEnd: number };
@@ -81,9 +82,22 @@ export async function benchStation(options: BenchOptions): Promise<BenchReport> 
   const stages: Record<keyof BenchReport["stagesMs"], number[]> = { grab: [], preprocess: [], infer: [], score: [], heatmap: [], publish: [] };
   const endToEnd: number[] = [];
   const decided: number[] = [];
+  // The bare loop: the same graph, provider and threads, on a real frame of the same source; half of
+  // its runs before the station and half after, so that a machine whose speed drifts (other guests
+  // on a virtual machine, clocks) skews both sides of the ratio alike.
+  const bundle = loadBundle(pipeline.bundle, { requireCalibration: false });
+  const frameSource = createSource(pipeline.source);
+  await frameSource.open();
+  const frame = await frameSource.grab();
+  await frameSource.close();
+  if (!frame) throw new Error(`${frameSource.description} gave no frame for the bare loop`);
+  const input = preparedInput(bundle, frame.image, pipeline.roi);
+  const bare = (runs: number) => bareLoop(bundle, input,
+    { providers: config.inference.providers, intraOpThreads: config.inference.threads, interOpThreads: 1 }, runs, options.warmup);
+  const before = await bare(Math.floor(options.parts / 2));
+
   let seen = 0;
   let errors = 0;
-  let peakRss = 0;
   const rss = { afterTenth: Number.NaN, atEnd: Number.NaN };
   let acknowledged = 0;
   let loopAtWarmup: EventLoopUtilization | undefined;
@@ -94,10 +108,9 @@ export async function benchStation(options: BenchOptions): Promise<BenchReport> 
     config, pipeline, log: options.log,
     onOutcome: (outcome) => {
       seen++;
-      const now = process.memoryUsage().rss;
-      peakRss = Math.max(peakRss, now);
-      if (seen === options.warmup + Math.max(1, Math.round(options.parts / 10))) rss.afterTenth = now / 2 ** 20;
-      if (seen === total) rss.atEnd = now / 2 ** 20;
+      // Sampled twice, not per part: reading it costs the main thread time the station needs.
+      if (seen === options.warmup + Math.max(1, Math.round(options.parts / 10))) rss.afterTenth = process.memoryUsage.rss() / 2 ** 20;
+      if (seen === total) rss.atEnd = process.memoryUsage.rss() / 2 ** 20;
       if (seen === options.warmup + 1) loopAtWarmup = performance.eventLoopUtilization();
       if (seen === total) loopAtEnd = performance.eventLoopUtilization(loopAtWarmup);
       if (seen > options.warmup) {
@@ -124,15 +137,9 @@ export async function benchStation(options: BenchOptions): Promise<BenchReport> 
   }
   const intervals = decided.slice(1).map((t, i) => t - decided[i]);
 
-  // The bare loop: the same graph, provider and threads, on a real frame of the same source.
-  const bundle = loadBundle(pipeline.bundle, { requireCalibration: false });
-  const frameSource = createSource(pipeline.source);
-  await frameSource.open();
-  const frame = await frameSource.grab();
-  await frameSource.close();
-  if (!frame) throw new Error(`${frameSource.description} gave no frame for the bare loop`);
-  const { runs, provider } = await bareLoop(bundle, preparedInput(bundle, frame.image, pipeline.roi),
-    { providers: config.inference.providers, intraOpThreads: config.inference.threads, interOpThreads: 1 }, options.parts, options.warmup);
+  const after = await bare(Math.ceil(options.parts / 2));
+  const runs = [...before.runs, ...after.runs];
+  const provider = after.provider;
   const bareRun = spread(runs);
   const perPart = spread(intervals);
   const span = decided.length > 1 ? decided[decided.length - 1] - decided[0] : Number.NaN;
@@ -142,7 +149,7 @@ export async function benchStation(options: BenchOptions): Promise<BenchReport> 
     stagesMs: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, spread(v)])) as BenchReport["stagesMs"],
     endToEndMs: spread(endToEnd), perPartMs: perPart, partsPerSecond: (decided.length - 1) / (span / 1000),
     mainThreadMsPerPart: loopAtEnd ? loopAtEnd.active / Math.max(1, decided.length - 1) : Number.NaN,
-    peakRssMb: peakRss / 2 ** 20, rssMb: rss,
+    peakRssMb: process.resourceUsage().maxRSS / 1024, rssMb: rss,
     bare: { runMs: bareRun, runsPerSecond: 1000 / bareRun.median },
     ratio: perPart.median / bareRun.median, torch, errors, date: new Date().toISOString(),
   };

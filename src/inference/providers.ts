@@ -37,7 +37,6 @@ export async function openSession(modelPath: string, settings: SessionSettings):
         ...(settings.intraOpThreads > 0 ? { intraOpNumThreads: settings.intraOpThreads } : {}),
         ...(settings.interOpThreads > 0 ? { interOpNumThreads: settings.interOpThreads } : {}),
         executionMode: "sequential",
-        ...(process.env.INSPECTOR_EXPERIMENT_NOSPIN ? { extra: { session: { intra_op: { allow_spinning: "0" } } } } : {}),
         logSeverityLevel: 3,
       });
       return { session, provider, failed };

@@ -9,7 +9,6 @@ export class SyntheticSource implements FrameSource {
   readonly health$ = new BehaviorSubject<SourceHealth>({ ok: true });
   private readonly random: () => number;
   private drawn = 0;
-  private pool?: { image: import("../preprocess/opencv.js").Mat; defect: string | null }[];
 
   constructor(private readonly config: Extract<SourceConfig, { type: "synthetic" }>) {
     this.random = seededRandom(config.seed);
@@ -26,11 +25,6 @@ export class SyntheticSource implements FrameSource {
     this.drawn++;
     const defects = this.config.defects;
     const defect = this.random() < this.config.defectRate ? defects[Math.floor(this.random() * defects.length)] : null;
-    if (process.env.INSPECTOR_EXPERIMENT_POOL) {
-      this.pool ??= Array.from({ length: 32 }, (_, i) => ({ defect: i % 4 === 0 ? defects[(i >> 2) % defects.length] : null })).map((p) => ({ ...p, image: drawPart(this.config.size, p.defect, this.random).image }));
-      const p = this.pool[this.drawn % 32];
-      return { image: p.image, capturedAt: new Date(), truth: p.defect };
-    }
     const part = drawPart(this.config.size, defect, this.random);
     return { image: part.image, capturedAt: new Date(), truth: defect };
   }
