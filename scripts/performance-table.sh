@@ -12,10 +12,14 @@ mkdir -p "$OUT"
 export OPENCV4NODEJS_DISABLE_AUTOBUILD=1
 bench() { node bin/inspector.js bench "$@" --json; }
 
-# The demo station, every core (the default) and one ONNX Runtime thread.
-bench --pipeline pipelines/demo.yaml --config config/demo.yaml --parts "$PARTS" --warmup 10 > "$OUT/demo-station.json"
+# The demo station, every core (the default) and one ONNX Runtime thread, REPEAT times each: the
+# spread between runs is part of the result.
+REPEAT=${REPEAT:-3}
 printf 'inference:\n  threads: 1\nmqtt:\n  embedded:\n    port: 1884\n' > "$OUT/one-thread.yaml"
-bench --pipeline pipelines/demo.yaml --config "$OUT/one-thread.yaml" --parts "$PARTS" --warmup 10 > "$OUT/demo-station-1-thread.json"
+for i in $(seq "$REPEAT"); do
+  bench --pipeline pipelines/demo.yaml --config config/demo.yaml --parts "$PARTS" --warmup 10 > "$OUT/demo-station-$i.json"
+  bench --pipeline pipelines/demo.yaml --config "$OUT/one-thread.yaml" --parts "$PARTS" --warmup 10 > "$OUT/demo-station-1-thread-$i.json"
+done
 
 # Each bundle alone (session.run and PyTorch eager), for the trade-off table.
 bench --bundle models/demo --parts 50 --warmup 5 > "$OUT/bundle-demo.json"
@@ -23,7 +27,7 @@ for dir in "$BUNDLES"/magnetic-tile-*; do
   [ -f "$dir/manifest.json" ] || continue
   name=$(basename "$dir")
   # The dense and p=17 graphs take seconds per run: fewer runs.
-  case "$name" in *dense*|*p17*) runs=5 ;; *) runs=20 ;; esac
+  case "$name" in *dense*|*p17*) runs=3 ;; *) runs=20 ;; esac
   bench --bundle "$dir" --parts "$runs" --warmup 1 > "$OUT/bundle-$name.json"
 done
 

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 
 import { connectAsync, type MqttClient } from "mqtt";
+import { afterAll } from "vitest";
 import { stringify } from "yaml";
 
 import { CLI } from "./python.js";
@@ -77,9 +78,17 @@ export interface DaemonProcess {
   exited: Promise<number | null>;
 }
 
+// A test that fails half-way must not leave its daemon running (it would skew every later measurement).
+const running = new Set<ChildProcess>();
+afterAll(() => {
+  for (const child of running) child.kill("SIGKILL");
+});
+
 export function startDaemon(pipelineFile: string, configFile: string, env: NodeJS.ProcessEnv = {}): DaemonProcess {
   const child = spawn(process.execPath, [CLI, "run", "--pipeline", pipelineFile, "--config", configFile],
     { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+  running.add(child);
+  child.once("exit", () => running.delete(child));
   const logs: Record<string, unknown>[] = [];
   let errors = "";
   let partial = "";
