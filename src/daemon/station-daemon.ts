@@ -241,8 +241,11 @@ export class StationDaemon {
     log.info({ reason }, "stopping: finishing the parts in flight");
     this.stop$.next();
     await this.finished;
-    if (this.publisher && this.client?.connected) {
+    // Connected or not: a broker that is just coming back (a restart, a short outage) still gets the
+    // spooled verdicts before the daemon leaves; one that stays away costs at most the drain timeout.
+    if (this.publisher && this.spool && this.spool.length > 0) {
       const timeout = this.options.drainTimeoutMs ?? 10_000;
+      if (!this.client?.connected) log.info({ spooled: this.spool.length, waitMs: timeout }, "waiting for the broker to take the spooled verdicts");
       await Promise.race([this.publisher.drained(), new Promise((resolve) => setTimeout(resolve, timeout).unref())]);
     }
     try {

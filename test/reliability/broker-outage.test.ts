@@ -52,7 +52,12 @@ describe.skipIf(!MOSQUITTO)("broker outage and daemon crash", () => {
     await new Promise((resolve) => setTimeout(resolve, 3000)); // parts keep coming meanwhile
     broker = await startMosquitto(port, [], brokerDir);
     expect(await daemon.exited, daemon.stderr()).toBe(0);
-    await waitFor(() => new Set(sub.messages.map((m) => m.json().partId)).size >= 1000, 60_000, "1,000 distinct verdicts");
+    // Whatever went wrong, say it: the daemon's MQTT and stop lines, and how many verdicts arrived.
+    const story = () => `${new Set(sub.messages.map((m) => m.json().partId)).size} distinct verdicts received; daemon said:\n` +
+      daemon.logs.filter((l) => l.verdict === undefined).map((l) => JSON.stringify(l)).join("\n");
+    expect(daemon.logs.some((l) => /stay spooled/.test(String(l.msg))), story()).toBe(false);
+    await waitFor(() => new Set(sub.messages.map((m) => m.json().partId)).size >= 1000, 60_000, "1,000 distinct verdicts")
+      .catch((err: Error) => { throw new Error(`${err.message}\n${story()}`); });
     const verdicts = exactlyOnceInOrder(sub.messages.map((m) => m.payload.toString()), 1000);
     const spooled = daemon.logs.filter((l) => /MQTT connection restored/.test(String(l.msg))).length;
     console.info(`broker outage: 1000 parts, ${sub.messages.length} verdict messages received ` +
