@@ -10,13 +10,12 @@ import { type EventLoopUtilization, performance } from "node:perf_hooks";
 import * as ort from "onnxruntime-node";
 import type { Logger } from "pino";
 
-import type { DaemonConfig } from "../config/daemon-config.js";
+import { type DaemonConfig, sessionSettingsOf } from "../config/daemon-config.js";
 import type { Pipeline } from "../config/pipeline-config.js";
 import { StationDaemon } from "../daemon/station-daemon.js";
 import { type Bundle, loadBundle } from "../inference/bundle.js";
 import { openSession, type SessionSettings } from "../inference/providers.js";
-import type { Mat } from "../preprocess/opencv.js";
-import { preprocess, type Roi } from "../preprocess/preprocess.js";
+import { prepareFor } from "../inference/bundle-runner.js";
 import { quantile } from "../scoring/statistics.js";
 import { createSource } from "../sources/open-source.js";
 import { drawPart, seededRandom } from "../sources/synthetic-part.js";
@@ -91,9 +90,9 @@ export async function benchStation(options: BenchOptions): Promise<BenchReport> 
   const frame = await frameSource.grab();
   await frameSource.close();
   if (!frame) throw new Error(`${frameSource.description} gave no frame for the bare loop`);
-  const input = preparedInput(bundle, frame.image, pipeline.roi);
+  const input = prepareFor(bundle, frame.image, pipeline.roi).tensor;
   const bare = (runs: number) => bareLoop(bundle, input,
-    { providers: config.inference.providers, intraOpThreads: config.inference.threads, interOpThreads: 1 }, runs, options.warmup);
+    sessionSettingsOf(config), runs, options.warmup);
   const before = await bare(Math.floor(options.parts / 2));
 
   let seen = 0;
@@ -155,12 +154,6 @@ export async function benchStation(options: BenchOptions): Promise<BenchReport> 
   };
 }
 
-/** The bundle's input made from an image exactly as the station makes it. */
-function preparedInput(bundle: Bundle, image: Mat, roi?: Roi): Float32Array {
-  const [, , height, width] = bundle.manifest.input.shape;
-  return preprocess(image, { roi, width, height, colour: bundle.manifest.input.colour }).tensor;
-}
-
 /** `session.run` and nothing else, `runs` times after `warmup`: the limit a station is measured against. */
 async function bareLoop(bundle: Bundle, input: Float32Array, settings: SessionSettings, runs: number, warmup: number):
   Promise<{ runs: number[]; provider: string }> {
@@ -199,7 +192,7 @@ export async function benchBundle(dir: string, settings: SessionSettings, runs: 
   const bundle = loadBundle(dir, { requireCalibration: false });
   const [, , height, width] = bundle.manifest.input.shape;
   const part = drawPart(Math.max(height, width), null, seededRandom(1));
-  const measured = await bareLoop(bundle, preparedInput(bundle, part.image), settings, runs, warmup);
+  const measured = await bareLoop(bundle, prepareFor(bundle, part.image).tensor, settings, runs, warmup);
   const runMs = spread(measured.runs);
   return {
     bundle: bundle.id, dir, mode: bundle.manifest.mode, scales: bundle.manifest.scales.map((s) => s.patch_size), input: bundle.manifest.input.shape,

@@ -5,7 +5,7 @@ import path from "node:path";
 
 import { z } from "zod";
 
-import { KNOWN_PROVIDERS } from "../inference/providers.js";
+import { KNOWN_PROVIDERS, type SessionSettings } from "../inference/providers.js";
 import { ConfigError, readConfigFile } from "./config-file.js";
 
 const file = z.string().min(1, "give a file path");
@@ -54,6 +54,11 @@ export const daemonConfigSchema = z.strictObject({
 });
 
 export type DaemonConfig = z.output<typeof daemonConfigSchema>;
+
+/** ONNX Runtime settings for the station's graph: one run at a time, `inference.threads` inside it. */
+export function sessionSettingsOf(config: DaemonConfig): SessionSettings {
+  return { providers: config.inference.providers, intraOpThreads: config.inference.threads, interOpThreads: 1 };
+}
 
 /** Secrets and the state directory from the environment win over the file (systemd credentials, containers). */
 export function applyEnvironment(config: DaemonConfig, env: NodeJS.ProcessEnv, baseDir: string): DaemonConfig {

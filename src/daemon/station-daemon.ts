@@ -11,7 +11,7 @@ import type { Logger } from "pino";
 import { fromEvent, map, Observable, Subject, filter } from "rxjs";
 
 import { startEmbeddedBroker, type EmbeddedBroker } from "../broker/embedded-broker.js";
-import type { DaemonConfig } from "../config/daemon-config.js";
+import { type DaemonConfig, sessionSettingsOf } from "../config/daemon-config.js";
 import type { Pipeline } from "../config/pipeline-config.js";
 import { BundleRunner } from "../inference/bundle-runner.js";
 import type { StationContext } from "../pipeline/inspect-part.js";
@@ -49,7 +49,9 @@ export class StationDaemon {
   private lastProgress = Date.now();
   private finished!: Promise<void>;
   private stopping = false;
+  /** Held from the start (closed even when start-up fails half-way); the context's runner after a reload. */
   private runner?: BundleRunner;
+  /** What the pipeline judges with; a reload swaps its runner. */
   private context?: StationContext;
   private reloading = false;
   private broker?: EmbeddedBroker;
@@ -67,8 +69,8 @@ export class StationDaemon {
   async start(): Promise<void> {
     const { config, pipeline, log } = this.options;
     this.notifier = systemdNotifier(log);
-    this.runner = await this.openBundle();
-    log.info({ bundle: pipeline.bundle, calibration: this.runner.bundle.calibrationId }, this.runner.describe());
+    const runner = this.runner = await this.openBundle();
+    log.info({ bundle: pipeline.bundle, calibration: runner.bundle.calibrationId }, runner.describe());
 
     let url = config.mqtt.url;
     if (!url) {
@@ -82,8 +84,8 @@ export class StationDaemon {
       pipeline.trigger.type === "mqtt" ? pipeline.trigger.topic : undefined);
     this.source = createSource(pipeline.source);
     const facts: StatusFacts = {
-      station: pipeline.station, version: VERSION, bundle: this.runner.bundle.id, calibration: this.runner.bundle.calibrationId ?? null,
-      provider: this.runner.worker.provider, source: this.source.description,
+      station: pipeline.station, version: VERSION, bundle: runner.bundle.id, calibration: runner.bundle.calibrationId ?? null,
+      provider: runner.worker.provider, source: this.source.description,
     };
     this.client = connectMqtt(config.mqtt, {
       url, protocolVersion, clientId: config.mqtt.clientId ?? `inspector-${pipeline.station}-${randomBytes(3).toString("hex")}`,
@@ -131,7 +133,7 @@ export class StationDaemon {
     }
 
     this.context = {
-      station: pipeline.station, pipeline, source: this.source, runner: this.runner,
+      station: pipeline.station, pipeline, source: this.source, runner,
       heatmapTopic: (partId) => topics.heatmap(partId, protocolOf(this.client!)),
     };
     this.finished = new Promise<void>((resolve) => {
@@ -155,10 +157,7 @@ export class StationDaemon {
 
   private openBundle(): Promise<BundleRunner> {
     const { config, pipeline } = this.options;
-    return BundleRunner.open(pipeline.bundle, {
-      requireCalibration: true,
-      session: { providers: config.inference.providers, intraOpThreads: config.inference.threads, interOpThreads: 1 },
-    });
+    return BundleRunner.open(pipeline.bundle, { requireCalibration: true, session: sessionSettingsOf(config) });
   }
 
   /**
@@ -181,8 +180,7 @@ export class StationDaemon {
         await next.close();
         return;
       }
-      this.context.runner = next;
-      this.runner = next;
+      this.context.runner = this.runner = next;
       void previous.retire();
       this.status?.update({ bundle: next.bundle.id, calibration: next.bundle.calibrationId ?? null, provider: next.worker.provider });
       log.info({ bundle: next.bundle.id, calibration: next.bundle.calibrationId, was: { bundle: previous.bundle.id, calibration: previous.bundle.calibrationId } },

@@ -19,6 +19,12 @@ export interface RawResult {
   inferMs: number;
 }
 
+/** A frame made into the bundle's input as its manifest says (ROI, size, colour). */
+export function prepareFor(bundle: Bundle, frame: Mat, roi?: Roi): Prepared {
+  const [, , height, width] = bundle.manifest.input.shape;
+  return preprocess(frame, { roi, width, height, colour: bundle.manifest.input.colour });
+}
+
 export class BundleRunner {
   private inFlight = 0;
   private retiring?: Promise<void>;
@@ -35,8 +41,7 @@ export class BundleRunner {
   /** The CPU side of a frame (ROI, resize, colour, tensor): separate so it can overlap the previous frame's inference. */
   prepare(frame: Mat, roi?: Roi): PreparedFrame {
     const started = performance.now();
-    const [, , height, width] = this.bundle.manifest.input.shape;
-    const prepared = preprocess(frame, { roi, width, height, colour: this.bundle.manifest.input.colour });
+    const prepared = prepareFor(this.bundle, frame, roi);
     return { ...prepared, preprocessMs: performance.now() - started };
   }
 

@@ -53,37 +53,45 @@ function mjpegCamera(port: number): Promise<Camera> {
   })));
 }
 
+/** A triggered station on the camera at cameraPort, and a recorder of its verdicts and status. */
+async function cameraStation(name: string, cameraPort: number, source: object) {
+  const brokerPort = await freePort();
+  const dir = mkdtempSync(path.join(tmpdir(), `inspector-camera-${name}-`));
+  const { pipelineFile, configFile } = writeStation(dir, {
+    station: name, bundle, trigger: { type: "mqtt" }, heatmap: { enabled: false },
+    source: { type: "opencv", url: `http://127.0.0.1:${cameraPort}/stream.mjpg`, reconnect: { minMs: 200, maxMs: 800 }, ...source },
+  }, { mqtt: { embedded: { port: brokerPort } }, stateDir: path.join(dir, "state") });
+  const daemon = startDaemon(pipelineFile, configFile);
+  await daemon.waitForLog(/station running/);
+  const sub = await recorder(`mqtt://127.0.0.1:${brokerPort}`, [`inspector/${name}/verdict`, `inspector/${name}/status`]);
+  const verdicts = () => sub.messages.filter((m) => m.topic.endsWith("/verdict")).map((m) => m.json());
+  const status = () => sub.messages.filter((m) => m.topic.endsWith("/status")).at(-1)?.json();
+  /** Sends one trigger and resolves to its verdict. */
+  const trigger = async (id: string) => {
+    const before = verdicts().length;
+    sub.client.publish(`inspector/${name}/trigger`, id, { qos: 1 });
+    await waitFor(() => verdicts().length > before, 30_000, `the verdict of ${id}`);
+    return verdicts().at(-1)!;
+  };
+  return { daemon, sub, verdicts, status, trigger };
+}
+
 describe("camera faults", () => {
   it("goes degraded when the camera is lost, answers triggers with SOURCE_UNAVAILABLE, and recovers", async () => {
     const cameraPort = await freePort();
-    const brokerPort = await freePort();
     let camera = await mjpegCamera(cameraPort);
-    const dir = mkdtempSync(path.join(tmpdir(), "inspector-camera-station-"));
-    const { pipelineFile, configFile } = writeStation(dir, {
-      station: "cam", bundle, trigger: { type: "mqtt" }, heatmap: { enabled: false },
-      source: { type: "opencv", url: `http://127.0.0.1:${cameraPort}/stream.mjpg`, maxEmptyReads: 1, reconnect: { minMs: 200, maxMs: 800 } },
-    }, { mqtt: { embedded: { port: brokerPort } }, stateDir: path.join(dir, "state") });
-    const daemon = startDaemon(pipelineFile, configFile);
-    await daemon.waitForLog(/station running/);
-    const sub = await recorder(`mqtt://127.0.0.1:${brokerPort}`, ["inspector/cam/verdict", "inspector/cam/status"]);
-    const verdicts = () => sub.messages.filter((m) => m.topic.endsWith("/verdict")).map((m) => m.json());
-    const status = () => sub.messages.filter((m) => m.topic.endsWith("/status")).at(-1)?.json();
-    const trigger = async (id: string, count: number) => {
-      sub.client.publish("inspector/cam/trigger", id, { qos: 1 });
-      await waitFor(() => verdicts().length >= count, 30_000, `the verdict of ${id}`);
-      return verdicts().at(-1)!;
-    };
+    const { daemon, sub, verdicts, status, trigger } = await cameraStation("cam", cameraPort, { maxEmptyReads: 1 });
 
-    expect(await trigger("P1", 1)).toMatchObject({ partId: "P1", code: null });
+    expect(await trigger("P1")).toMatchObject({ partId: "P1", code: null });
     await camera.stop();
     // The first read after the camera went away finds it lost.
-    const lost = await trigger("P2", 2);
+    const lost = await trigger("P2");
     expect(lost).toMatchObject({ partId: "P2", verdict: "ERROR", code: "SOURCE_UNAVAILABLE" });
     await waitFor(() => status()?.state === "degraded", 10_000, "status degraded");
-    expect(await trigger("P3", 3)).toMatchObject({ partId: "P3", verdict: "ERROR", code: "SOURCE_UNAVAILABLE" });
+    expect(await trigger("P3")).toMatchObject({ partId: "P3", verdict: "ERROR", code: "SOURCE_UNAVAILABLE" });
     camera = await mjpegCamera(cameraPort);
     await waitFor(() => status()?.state === "online", 20_000, "status back online");
-    expect(await trigger("P4", 4)).toMatchObject({ partId: "P4", code: null });
+    expect(await trigger("P4")).toMatchObject({ partId: "P4", code: null });
     daemon.child.kill("SIGTERM");
     expect(await daemon.exited).toBe(0);
     expect(verdicts().map((v) => v.partId)).toEqual(["P1", "P2", "P3", "P4"]);
@@ -93,23 +101,7 @@ describe("camera faults", () => {
 
   it("starts without its camera (degraded, SOURCE_UNAVAILABLE), goes online when it appears, and notices a camera that hangs", async () => {
     const cameraPort = await freePort();
-    const brokerPort = await freePort();
-    const dir = mkdtempSync(path.join(tmpdir(), "inspector-camera-late-"));
-    const { pipelineFile, configFile } = writeStation(dir, {
-      station: "late", bundle, trigger: { type: "mqtt" }, heatmap: { enabled: false },
-      source: { type: "opencv", url: `http://127.0.0.1:${cameraPort}/stream.mjpg`, frameTimeoutMs: 500, reconnect: { minMs: 200, maxMs: 800 } },
-    }, { mqtt: { embedded: { port: brokerPort } }, stateDir: path.join(dir, "state") });
-    const daemon = startDaemon(pipelineFile, configFile);
-    await daemon.waitForLog(/station running/);
-    const sub = await recorder(`mqtt://127.0.0.1:${brokerPort}`, ["inspector/late/verdict", "inspector/late/status"]);
-    const verdicts = () => sub.messages.filter((m) => m.topic.endsWith("/verdict")).map((m) => m.json());
-    const status = () => sub.messages.filter((m) => m.topic.endsWith("/status")).at(-1)?.json();
-    const trigger = async (id: string) => {
-      const before = verdicts().length;
-      sub.client.publish("inspector/late/trigger", id, { qos: 1 });
-      await waitFor(() => verdicts().length > before, 30_000, `the verdict of ${id}`);
-      return verdicts().at(-1)!;
-    };
+    const { daemon, sub, verdicts, status, trigger } = await cameraStation("late", cameraPort, { frameTimeoutMs: 500 });
 
     // No camera at all: the daemon still starts (the broker, the PLC's triggers), degraded.
     await waitFor(() => status()?.state === "degraded", 10_000, "status degraded at start");
