@@ -2,7 +2,7 @@
 // broker) on N parts, per stage, next to a bare loop of session.run on the same bundle, input and
 // provider in the same process: the limit the daemon is measured against.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { type EventLoopUtilization, performance } from "node:perf_hooks";
@@ -39,8 +39,10 @@ export interface BenchReport {
   /** Time between consecutive verdicts: what the line sees. */
   perPartMs: Spread;
   partsPerSecond: number;
-  /** The main thread's busy time (event loop utilisation) per measured part: the daemon's own CPU work beside the worker. */
+  /** The main thread's busy time (event loop utilisation) per measured part: the daemon's own work beside the worker, including time spent waiting for a core. */
   mainThreadMsPerPart: number;
+  /** The main thread's CPU time per measured part (Linux /proc; null elsewhere): the cores the daemon takes from ONNX Runtime. */
+  mainThreadCpuMsPerPart: number | null;
   /** The kernel's high-water mark of the process's resident memory (the station, then the bare loop). */
   peakRssMb: number;
   /** Resident memory after a tenth of the measured parts and after all of them: flat means no leak. */
@@ -53,6 +55,21 @@ export interface BenchReport {
   errors: number;
   date: string;
 }
+
+/** CPU time (user + system) of the process's main thread in ms, from /proc (Linux); null where there is none. */
+function mainThreadCpuMs(): number | null {
+  try {
+    // Fields 14 and 15 of stat, counted after the command name (which may itself hold spaces).
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 1000 / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return null;
+  }
+}
+
+/** USER_HZ: 100 on every Linux architecture we run on (x86-64, arm64). */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 function spread(values: number[]): Spread {
   const sorted = Float64Array.from(values).sort();
@@ -101,6 +118,8 @@ export async function benchStation(options: BenchOptions): Promise<BenchReport> 
   let acknowledged = 0;
   let loopAtWarmup: EventLoopUtilization | undefined;
   let loopAtEnd: EventLoopUtilization | undefined;
+  let cpuAtWarmup: number | null = null;
+  let cpuAtEnd: number | null = null;
   let done!: () => void;
   const finished = new Promise<void>((resolve) => { done = resolve; });
   const daemon: StationDaemon = new StationDaemon({
@@ -110,8 +129,14 @@ export async function benchStation(options: BenchOptions): Promise<BenchReport> 
       // Sampled twice, not per part: reading it costs the main thread time the station needs.
       if (seen === options.warmup + Math.max(1, Math.round(options.parts / 10))) rss.afterTenth = process.memoryUsage.rss() / 2 ** 20;
       if (seen === total) rss.atEnd = process.memoryUsage.rss() / 2 ** 20;
-      if (seen === options.warmup + 1) loopAtWarmup = performance.eventLoopUtilization();
-      if (seen === total) loopAtEnd = performance.eventLoopUtilization(loopAtWarmup);
+      if (seen === options.warmup + 1) {
+        loopAtWarmup = performance.eventLoopUtilization();
+        cpuAtWarmup = mainThreadCpuMs();
+      }
+      if (seen === total) {
+        loopAtEnd = performance.eventLoopUtilization(loopAtWarmup);
+        cpuAtEnd = mainThreadCpuMs();
+      }
       if (seen > options.warmup) {
         const l = outcome.message.latencyMs;
         if (outcome.message.verdict === "ERROR") errors++;
@@ -148,6 +173,7 @@ export async function benchStation(options: BenchOptions): Promise<BenchReport> 
     stagesMs: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, spread(v)])) as BenchReport["stagesMs"],
     endToEndMs: spread(endToEnd), perPartMs: perPart, partsPerSecond: (decided.length - 1) / (span / 1000),
     mainThreadMsPerPart: loopAtEnd ? loopAtEnd.active / Math.max(1, decided.length - 1) : Number.NaN,
+    mainThreadCpuMsPerPart: cpuAtWarmup !== null && cpuAtEnd !== null ? (cpuAtEnd - cpuAtWarmup) / Math.max(1, decided.length - 1) : null,
     peakRssMb: process.resourceUsage().maxRSS / 1024, rssMb: rss,
     bare: { runMs: bareRun, runsPerSecond: 1000 / bareRun.median },
     ratio: perPart.median / bareRun.median, torch, errors, date: new Date().toISOString(),
@@ -233,7 +259,8 @@ export function benchTable(r: BenchReport): string {
     row("per part (daemon)", r.perPartMs),
     row("session.run (bare)", r.bare.runMs),
     `parts/s ${r.partsPerSecond.toFixed(2)} (bare session.run: ${r.bare.runsPerSecond.toFixed(2)}/s); ` +
-      `daemon/bare ${r.ratio.toFixed(3)}; main thread busy ${r.mainThreadMsPerPart.toFixed(1)} ms per part; RSS ${r.rssMb.afterTenth.toFixed(0)} MB after a tenth of the parts, ` +
+      `daemon/bare ${r.ratio.toFixed(3)}; main thread busy ${r.mainThreadMsPerPart.toFixed(1)} ms per part` +
+      `${r.mainThreadCpuMsPerPart === null ? "" : ` (CPU ${r.mainThreadCpuMsPerPart.toFixed(1)} ms)`}; RSS ${r.rssMb.afterTenth.toFixed(0)} MB after a tenth of the parts, ` +
       `${r.rssMb.atEnd.toFixed(0)} MB at the end, peak ${r.peakRssMb.toFixed(0)} MB; ERROR verdicts ${r.errors}`,
     "runMs" in r.torch
       ? `${row(`PyTorch ${r.torch.version} eager`, r.torch.runMs)}\nONNX Runtime is ${r.torch.speedup.toFixed(2)}× as fast as PyTorch eager (${r.torch.threads} threads)`

@@ -92,7 +92,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationRepo
     let seconds = 0;
     for (const [index, image] of tests.entries()) {
       const frame = readImage(image.file);
-      const maskMat = image.maskFile ? readMask(image.maskFile) : new cv.Mat(frame.rows, frame.cols, cv.CV_8U, 0);
+      const maskMat = image.maskFile ? readMask(image.maskFile) : cv.Mat.zeros(frame.rows, frame.cols, cv.CV_8U);
       const started = performance.now();
       const { outputs } = await runner.run(frame);
       let map = anomalyMap(outputs, runner.bundle.manifest, scales, { roiWidth: frame.cols, roiHeight: frame.rows, blurSigma });

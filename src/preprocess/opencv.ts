@@ -8,6 +8,17 @@ process.env.OPENCV_LOG_LEVEL ??= "ERROR";
 const { Log } = await import("@u4/opencv-build");
 Log.silence = true;
 const { cv } = await import("@u4/opencv4nodejs");
+type Mat = import("@u4/opencv4nodejs").Mat;
+
+/**
+ * Releases intermediate Mats as soon as a result no longer needs them. The binding reports Mat
+ * memory to V8, so intermediates left to the collector made it run a full collection every few
+ * parts on the station's thread, taking CPU from inference (measured: docs/PERFORMANCE.md).
+ */
+export function freed<T>(result: T, ...intermediates: Mat[]): T {
+  for (const mat of intermediates) if (mat !== (result as unknown)) mat.release();
+  return result;
+}
 
 export { cv };
-export type { Mat } from "@u4/opencv4nodejs";
+export type { Mat };

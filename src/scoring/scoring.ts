@@ -4,7 +4,7 @@
 // smoothed. The image score is the map's maximum: one defective spot is enough for NG.
 import type { Manifest, ScaleInfo } from "../inference/manifest.js";
 import type { ScoreTensors } from "../inference/inference-client.js";
-import { cv, type Mat } from "../preprocess/opencv.js";
+import { cv, freed, type Mat } from "../preprocess/opencv.js";
 import type { Calibration } from "./calibration-file.js";
 
 export type ScaleStatistics = Calibration["scales"][string];
@@ -20,7 +20,7 @@ export function standardisedScale(outputs: ScoreTensors, scale: ScaleInfo, stats
   const variance = outputs[scale.outputs.variance];
   const e = mapOf(error.data, error.dims).convertTo(cv.CV_32F, 1 / stats.error.std, -stats.error.mean / stats.error.std);
   const v = mapOf(variance.data, variance.dims).convertTo(cv.CV_32F, 1 / stats.variance.std, -stats.variance.mean / stats.variance.std);
-  return e.add(v);
+  return freed(e.add(v), e, v);
 }
 
 /**
@@ -30,7 +30,7 @@ export function standardisedScale(outputs: ScoreTensors, scale: ScaleInfo, stats
 function toInputResolution(map: Mat, stride: number, width: number, height: number): Mat {
   if (stride === 1) return map;
   const inverse = new cv.Mat([[1 / stride, 0, 0], [0, 1 / stride, 0]], cv.CV_64F);
-  return map.warpAffine(inverse, new cv.Size(width, height), cv.INTER_LINEAR + cv.WARP_INVERSE_MAP, cv.BORDER_REPLICATE);
+  return freed(map.warpAffine(inverse, new cv.Size(width, height), cv.INTER_LINEAR + cv.WARP_INVERSE_MAP, cv.BORDER_REPLICATE), map);
 }
 
 export interface ScoreOptions {
@@ -47,13 +47,13 @@ export function anomalyMap(outputs: ScoreTensors, manifest: Manifest, scales: Ca
   for (const scale of manifest.scales) {
     const stats = scales[String(scale.patch_size)];
     const upsampled = toInputResolution(standardisedScale(outputs, scale, stats), scale.output_stride, width, height);
-    sum = sum ? sum.add(upsampled) : upsampled;
+    sum = sum ? freed(sum.add(upsampled), sum, upsampled) : upsampled;
   }
-  let map = sum!.convertTo(cv.CV_32F, 1 / manifest.scales.length);
+  let map = freed(sum!.convertTo(cv.CV_32F, 1 / manifest.scales.length), sum!);
   if (options.roiWidth !== width || options.roiHeight !== height) {
-    map = map.resize(options.roiHeight, options.roiWidth, 0, 0, cv.INTER_LINEAR);
+    map = freed(map.resize(options.roiHeight, options.roiWidth, 0, 0, cv.INTER_LINEAR), map);
   }
-  if (options.blurSigma > 0) map = map.gaussianBlur(new cv.Size(0, 0), options.blurSigma);
+  if (options.blurSigma > 0) map = freed(map.gaussianBlur(new cv.Size(0, 0), options.blurSigma), map);
   return map;
 }
 

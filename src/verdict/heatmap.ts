@@ -1,6 +1,6 @@
 // The picture an operator looks at: the anomaly map in colour over the part, regions boxed,
 // cropped to the regions (with a margin) or the whole ROI when there are none.
-import { cv, type Mat } from "../preprocess/opencv.js";
+import { cv, freed, type Mat } from "../preprocess/opencv.js";
 import type { Region } from "./regions.js";
 
 export interface HeatmapOptions {
@@ -22,8 +22,9 @@ const BOX_COLOUR = new cv.Vec3(255, 255, 255);
 
 export function renderHeatmap(roiImage: Mat, map: Mat, regions: Region[], options: HeatmapOptions): Buffer {
   const scale = 255 / Math.max(options.scaleMax, 1e-6);
-  const colour = cv.applyColorMap(map.convertTo(cv.CV_8U, scale, 0), cv.COLORMAP_JET);
-  const overlay = roiImage.addWeighted(1 - OVERLAY_ALPHA, colour, OVERLAY_ALPHA, 0);
+  const scaled = map.convertTo(cv.CV_8U, scale, 0);
+  const colour = freed(cv.applyColorMap(scaled, cv.COLORMAP_JET), scaled);
+  const overlay = freed(roiImage.addWeighted(1 - OVERLAY_ALPHA, colour, OVERLAY_ALPHA, 0), colour);
   const ox = options.offsetX ?? 0;
   const oy = options.offsetY ?? 0;
   for (const r of regions) overlay.drawRectangle(new cv.Rect(r.x - ox, r.y - oy, r.width, r.height), BOX_COLOUR, 1);
@@ -35,7 +36,8 @@ export function renderHeatmap(roiImage: Mat, map: Mat, regions: Region[], option
     const bottom = Math.min(overlay.rows, Math.max(...regions.map((r) => r.y - oy + r.height)) + options.margin);
     picture = overlay.getRegion(new cv.Rect(left, top, right - left, bottom - top));
   }
-  return options.format === "png"
+  const encoded = options.format === "png"
     ? cv.imencode(".png", picture)
     : cv.imencode(".jpg", picture, [cv.IMWRITE_JPEG_QUALITY, options.jpegQuality]);
+  return freed(encoded, picture, overlay);
 }

@@ -62,6 +62,7 @@ export async function inspectPrepared(runner: BundleRunner, prepared: PreparedFr
     offsetX: options.roi?.x, offsetY: options.roi?.y,
   };
   const heatmap = options.heatmap === false ? Buffer.alloc(0) : renderHeatmap(raw.roiImage, map, regions, heatmapOptions);
+  map.release();
   return {
     verdict, score, thresholds, regions, heatmap, heatmapFormat: heatmapOptions.format,
     timings: { preprocessMs: raw.preprocessMs, inferMs: raw.inferMs, scoreMs: heatmapStarted - scoreStarted,
