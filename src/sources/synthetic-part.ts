@@ -92,14 +92,21 @@ export function drawPart(size: number, defect: DefectKind | null, random: () => 
   for (let i = 0; i < grainLength; i++) grain[i] = walk = 0.6 * walk + gaussian(random);
   const { pixels, noise } = scratchFor(size);
   const [cosA, sinA] = [Math.cos(angle), Math.sin(angle)];
+  // Row by row over the part's disc only, the belt filled at once; along a row the grain index and
+  // the light change linearly. This runs for every pixel of every part on the station's thread.
+  pixels.fill(BELT);
   for (let y = 0; y < size; y++) {
-    for (let x = 0; x < size; x++) {
-      const dx = x - cx;
-      const dy = y - cy;
-      // Squared distances: Math.hypot is several times slower, and this loop runs for every pixel.
-      if (dx * dx + dy * dy > outer * outer) { pixels[y * size + x] = BELT; continue; }
-      const across = Math.round(-sinA * dx + cosA * dy + size) % grainLength;
-      pixels[y * size + x] = 132 + brightness + 38 * (lx * dx + ly * dy) / outer + 5 * grain[across];
+    const dy = y - cy;
+    if (dy * dy > outer * outer) continue;
+    const halfChord = Math.sqrt(outer * outer - dy * dy);
+    const first = Math.max(0, Math.ceil(cx - halfChord));
+    const last = Math.min(size - 1, Math.floor(cx + halfChord));
+    let dx = first - cx;
+    let across = -sinA * dx + cosA * dy + size;
+    let shading = 132 + brightness + 38 * (lx * dx + ly * dy) / outer;
+    const shadingStep = 38 * lx / outer;
+    for (let x = first, i = y * size + first; x <= last; x++, i++, dx++, across -= sinA, shading += shadingStep) {
+      pixels[i] = shading + 5 * grain[Math.round(across) % grainLength];
     }
   }
 
@@ -174,10 +181,14 @@ export function drawPart(size: number, defect: DefectKind | null, random: () => 
   }
 
   // Optics and sensor: a slight blur, then noise.
+  // xorshift32 seeded from the part's generator, inline: a call per pixel pair cost more than the noise.
+  let state = (random() * 4294967296) | 1;
   for (let i = 0; i < noise.length; i += 2) {
-    const bits = random() * 4294967296; // the generator's 32 bits, exactly
-    noise[i] = NOISE_BY_BIN[bits >>> 16];
-    if (i + 1 < noise.length) noise[i + 1] = NOISE_BY_BIN[bits & 0xffff];
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    noise[i] = NOISE_BY_BIN[state >>> 16];
+    if (i + 1 < noise.length) noise[i + 1] = NOISE_BY_BIN[state & 0xffff];
   }
   const blurred = image.gaussianBlur(new cv.Size(0, 0), 0.7);
   const noiseMat = new cv.Mat(Buffer.from(noise.buffer), size, size, cv.CV_32F);
