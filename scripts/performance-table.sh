@@ -3,6 +3,7 @@
 # results/performance/. Run it on an otherwise idle machine: other work skews every figure.
 #   scripts/performance-table.sh               # the demo station + every bundle in $BUNDLES
 #   BUNDLES=/work/bundles PARTS=200 scripts/performance-table.sh
+#   STATION_ONLY=1 REPEAT=5 scripts/performance-table.sh   # the demo station and memory only (minutes, not an hour)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUNDLES=${BUNDLES:-/work/bundles}
@@ -22,6 +23,7 @@ for i in $(seq "$REPEAT"); do
 done
 
 # Each bundle alone (session.run and PyTorch eager), for the trade-off table.
+if [ -z "${STATION_ONLY:-}" ]; then
 bench --bundle models/demo --parts 50 --warmup 5 > "$OUT/bundle-demo.json"
 for dir in "$BUNDLES"/magnetic-tile-*; do
   [ -f "$dir/manifest.json" ] || continue
@@ -30,6 +32,7 @@ for dir in "$BUNDLES"/magnetic-tile-*; do
   case "$name" in *dense*|*p17*) runs=3 ;; *) runs=20 ;; esac
   bench --bundle "$dir" --parts "$runs" --warmup 1 > "$OUT/bundle-$name.json"
 done
+fi
 
 # Memory over a long run: RSS after 200 and after 2,000 parts.
 bench --pipeline pipelines/demo.yaml --config config/demo.yaml --parts 2000 --warmup 10 > "$OUT/demo-station-2000.json"

@@ -50,6 +50,10 @@ export interface BenchReport {
   bare: { runMs: Spread; runsPerSecond: number };
   /** perPartMs.median / bare.runMs.median: 1.0 would be a daemon that costs nothing beyond session.run. */
   ratio: number;
+  /** The pace parts were started at: 0 = as fast as the station goes; else the pipeline's own minIntervalMs (--paced). */
+  paceMs: number;
+  /** endToEndMs.median / bare.runMs.median: with --paced, a part's trigger-to-verdict time against session.run alone. */
+  latencyRatio: number;
   /** The same fused computation in PyTorch eager; speedup = its median / bare session.run's. */
   torch: { runMs: Spread; threads: number; version: string; speedup: number } | { unavailable: string };
   errors: number;
@@ -81,16 +85,21 @@ export interface BenchOptions {
   pipeline: Pipeline;
   parts: number;
   warmup: number;
+  /** Keep the pipeline's own pace (continuous, minIntervalMs) instead of running as fast as it goes. */
+  paced?: boolean;
   log: Logger;
 }
 
 export async function benchStation(options: BenchOptions): Promise<BenchReport> {
   const total = options.parts + options.warmup;
   const stateDir = mkdtempSync(path.join(tmpdir(), "inspector-bench-"));
-  // The station as configured, but paced by itself and with a spool of its own.
+  // The station as configured, but triggered continuously (as fast as it goes, or at its own pace
+  // with --paced) and with a spool of its own.
   const source = options.pipeline.source.type === "synthetic" ? { ...options.pipeline.source, count: total }
     : options.pipeline.source.type === "folder" ? { ...options.pipeline.source, loop: true } : options.pipeline.source;
-  const pipeline: Pipeline = { ...options.pipeline, source, trigger: { type: "continuous", minIntervalMs: 0 } };
+  const own = options.pipeline.trigger;
+  const paceMs = options.paced && own.type === "continuous" ? own.minIntervalMs : 0;
+  const pipeline: Pipeline = { ...options.pipeline, source, trigger: { type: "continuous", minIntervalMs: paceMs } };
   const config: DaemonConfig = {
     ...options.config, stateDir,
     mqtt: { ...options.config.mqtt, embedded: { ...options.config.mqtt.embedded, port: 0 } },
@@ -166,17 +175,18 @@ export async function benchStation(options: BenchOptions): Promise<BenchReport> 
   const provider = after.provider;
   const bareRun = spread(runs);
   const perPart = spread(intervals);
+  const endToEndSpread = spread(endToEnd);
   const span = decided.length > 1 ? decided[decided.length - 1] - decided[0] : Number.NaN;
   const torch = torchEager(pipeline.bundle, Math.min(options.parts, 30), config.inference.threads, bareRun.median);
   return {
     station: pipeline.station, bundle: bundle.id, provider, parts: options.parts, warmup: options.warmup,
     stagesMs: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, spread(v)])) as BenchReport["stagesMs"],
-    endToEndMs: spread(endToEnd), perPartMs: perPart, partsPerSecond: (decided.length - 1) / (span / 1000),
+    endToEndMs: endToEndSpread, perPartMs: perPart, partsPerSecond: (decided.length - 1) / (span / 1000),
     mainThreadMsPerPart: loopAtEnd ? loopAtEnd.active / Math.max(1, decided.length - 1) : Number.NaN,
     mainThreadCpuMsPerPart: cpuAtWarmup !== null && cpuAtEnd !== null ? (cpuAtEnd - cpuAtWarmup) / Math.max(1, decided.length - 1) : null,
     peakRssMb: process.resourceUsage().maxRSS / 1024, rssMb: rss,
     bare: { runMs: bareRun, runsPerSecond: 1000 / bareRun.median },
-    ratio: perPart.median / bareRun.median, torch, errors, date: new Date().toISOString(),
+    ratio: perPart.median / bareRun.median, paceMs, latencyRatio: endToEndSpread.median / bareRun.median, torch, errors, date: new Date().toISOString(),
   };
 }
 
@@ -252,14 +262,15 @@ function torchEager(bundleDir: string, runs: number, threads: number, bareMedian
 export function benchTable(r: BenchReport): string {
   const row = (name: string, s: Spread) => `${name.padEnd(22)}${[s.median, s.p95, s.max].map((v) => v.toFixed(1).padStart(9)).join("")}`;
   return [
-    `station ${r.station}, bundle ${r.bundle} on ${r.provider}, ${r.parts} parts after ${r.warmup} warm-up, ${r.date}`,
+    `station ${r.station}, bundle ${r.bundle} on ${r.provider}, ${r.parts} parts after ${r.warmup} warm-up, ` +
+      `${r.paceMs ? `one every ${r.paceMs} ms (the pipeline's pace)` : "as fast as the station goes"}, ${r.date}`,
     `${"ms".padEnd(22)}${["median", "p95", "max"].map((h) => h.padStart(9)).join("")}`,
     ...Object.entries(r.stagesMs).map(([k, s]) => row(k, s)),
     row("end to end", r.endToEndMs),
     row("per part (daemon)", r.perPartMs),
     row("session.run (bare)", r.bare.runMs),
     `parts/s ${r.partsPerSecond.toFixed(2)} (bare session.run: ${r.bare.runsPerSecond.toFixed(2)}/s); ` +
-      `daemon/bare ${r.ratio.toFixed(3)}; main thread busy ${r.mainThreadMsPerPart.toFixed(1)} ms per part` +
+      `${r.paceMs ? `trigger to verdict/bare ${r.latencyRatio.toFixed(3)}` : `daemon/bare ${r.ratio.toFixed(3)}`}; main thread busy ${r.mainThreadMsPerPart.toFixed(1)} ms per part` +
       `${r.mainThreadCpuMsPerPart === null ? "" : ` (CPU ${r.mainThreadCpuMsPerPart.toFixed(1)} ms)`}; RSS ${r.rssMb.afterTenth.toFixed(0)} MB after a tenth of the parts, ` +
       `${r.rssMb.atEnd.toFixed(0)} MB at the end, peak ${r.peakRssMb.toFixed(0)} MB; ERROR verdicts ${r.errors}`,
     "runMs" in r.torch

@@ -13,6 +13,7 @@ export function benchCommand(): Command {
   return new Command("bench")
     .description("time a station per stage on N parts, next to a bare session.run loop on the same bundle")
     .option("--pipeline <file>", "the station to measure (its trigger is replaced by continuous, as fast as it goes)")
+    .option("--paced", "with --pipeline: keep the pipeline's own pace (trigger.minIntervalMs) and compare trigger-to-verdict with session.run")
     .option("--bundle <dir>", "instead of a station: time this bundle's session.run alone on a synthetic part (no calibration needed)")
     .option("--providers <list>", `with --bundle: ${PROVIDERS_HELP}`, providerList)
     .option("--threads <n>", "with --bundle: ONNX Runtime threads (0 = every core)", numberIn(0, 1024, true))
@@ -21,7 +22,7 @@ export function benchCommand(): Command {
     .option("--warmup <n>", "parts run first and not counted", numberIn(0, 1e6, true), 10)
     .option("--json", "print the report as JSON instead of a table")
     .action(async (options: { pipeline?: string; bundle?: string; config?: string; parts: number; warmup: number; json?: boolean }
-      & SessionOptionValues) => {
+      & SessionOptionValues & { paced?: boolean }) => {
       if (options.bundle) {
         if (options.pipeline) throw new CliError("give --pipeline (a station) or --bundle (a bundle alone), not both.");
         const report = await benchBundle(options.bundle, sessionSettings(options), options.parts, options.warmup);
@@ -32,7 +33,12 @@ export function benchCommand(): Command {
       const config = loadDaemonConfig(options.config);
       const pipeline = loadPipeline(options.pipeline);
       const log = createLogger({ ...config.logging, level: "warn" });
-      const report = await benchStation({ config, pipeline, parts: options.parts, warmup: options.warmup, log });
+      const own = pipeline.trigger;
+      if (options.paced && (own.type !== "continuous" || own.minIntervalMs === 0)) {
+        throw new CliError(`--paced keeps a pipeline's own pace, and ${options.pipeline} has none (trigger ${own.type}` +
+          `${own.type === "continuous" ? ", minIntervalMs 0" : ""}): set trigger.minIntervalMs to the line's takt, or leave --paced out.`);
+      }
+      const report = await benchStation({ config, pipeline, parts: options.parts, warmup: options.warmup, paced: options.paced, log });
       process.stdout.write(`${options.json ? JSON.stringify(report, null, 2) : benchTable(report)}\n`);
     });
 }

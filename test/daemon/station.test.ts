@@ -220,7 +220,7 @@ describe("inspector run", () => {
     expect(run.status, run.stderr).toBe(0);
     const report = JSON.parse(run.stdout);
     expect(Object.keys(report)).toEqual(["station", "bundle", "provider", "parts", "warmup", "stagesMs", "endToEndMs", "perPartMs",
-      "partsPerSecond", "mainThreadMsPerPart", "mainThreadCpuMsPerPart", "peakRssMb", "rssMb", "bare", "ratio", "torch", "errors", "date"]);
+      "partsPerSecond", "mainThreadMsPerPart", "mainThreadCpuMsPerPart", "peakRssMb", "rssMb", "bare", "ratio", "paceMs", "latencyRatio", "torch", "errors", "date"]);
     expect(report.rssMb.atEnd).toBeGreaterThan(0);
     expect(report.mainThreadMsPerPart).toBeGreaterThan(0);
     // Linux: read from /proc; a handful of parts may fall inside one 10 ms clock tick.
@@ -248,6 +248,22 @@ describe("inspector run", () => {
     expect(bundleReport).toMatchObject({ bundle: report.bundle, scales: [33], provider: "cpu", threads: 1, runs: 3 });
     expect(bundleReport.runMs.p95).toBeGreaterThanOrEqual(bundleReport.runMs.median);
     expect(Object.keys(bundleReport.torch)).toEqual(["runMs", "threads", "version", "speedup"]);
+
+    // --paced keeps the pipeline's own pace; a pipeline without one is refused with the key to set.
+    const refused = spawnSync(process.execPath, [CLI, "bench", "--pipeline", pipelineFile, "--paced", "--parts", "2"], { encoding: "utf8" });
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain("set trigger.minIntervalMs");
+    const pacedDir = stationDir("bench-paced");
+    const paced = writeStation(pacedDir, { station: "paced", bundle, source: { type: "folder", path: parts },
+      trigger: { type: "continuous", minIntervalMs: 150 } }, {});
+    const pacedRun = spawnSync(process.execPath, [CLI, "bench", "--pipeline", paced.pipelineFile, "--paced", "--parts", "3", "--warmup", "1",
+      "--json"], { encoding: "utf8" });
+    expect(pacedRun.status, pacedRun.stderr).toBe(0);
+    const pacedReport = JSON.parse(pacedRun.stdout);
+    expect(pacedReport.paceMs).toBe(150);
+    // Parts one every 150 ms: the time between verdicts is the pace, not the station's speed.
+    expect(pacedReport.perPartMs.median).toBeGreaterThanOrEqual(140);
+    expect(pacedReport.latencyRatio).toBeGreaterThan(0);
   });
 
   it("refuses an invalid pipeline with every problem named", () => {
