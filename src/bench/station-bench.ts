@@ -60,6 +60,9 @@ export interface BenchReport {
   date: string;
 }
 
+/** USER_HZ: 100 on every Linux architecture we run on (x86-64, arm64). */
+const CLOCK_TICKS_PER_SECOND = 100;
+
 /** CPU time (user + system) of the process's main thread in ms, from /proc (Linux); null where there is none. */
 function mainThreadCpuMs(): number | null {
   try {
@@ -72,8 +75,6 @@ function mainThreadCpuMs(): number | null {
   }
 }
 
-/** USER_HZ: 100 on every Linux architecture we run on (x86-64, arm64). */
-const CLOCK_TICKS_PER_SECOND = 100;
 
 function spread(values: number[]): Spread {
   const sorted = Float64Array.from(values).sort();

@@ -48,7 +48,7 @@ export function preprocess(frame: Mat, spec: PreprocessSpec): Prepared {
   const plane = spec.width * spec.height;
   const tensor = new Float32Array(3 * plane);
   // One read of the 8-bit pixels, spread into the three planes here: per-channel Mats and float
-  // copies made 1 MB of garbage per part, and the collections it caused took time from inference.
+  // copies made over half a megabyte of garbage per part, and the collections it caused took time from inference.
   if (spec.colour === "gray") {
     const grayMat = resized.cvtColor(cv.COLOR_BGR2GRAY);
     const gray = grayMat.getData();

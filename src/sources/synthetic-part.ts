@@ -101,11 +101,11 @@ export function drawPart(size: number, defect: DefectKind | null, random: () => 
     const halfChord = Math.sqrt(outer * outer - dy * dy);
     const first = Math.max(0, Math.ceil(cx - halfChord));
     const last = Math.min(size - 1, Math.floor(cx + halfChord));
-    let dx = first - cx;
+    const dx = first - cx;
     let across = -sinA * dx + cosA * dy + size;
     let shading = 132 + brightness + 38 * (lx * dx + ly * dy) / outer;
     const shadingStep = 38 * lx / outer;
-    for (let x = first, i = y * size + first; x <= last; x++, i++, dx++, across -= sinA, shading += shadingStep) {
+    for (let x = first, i = y * size + first; x <= last; x++, i++, across -= sinA, shading += shadingStep) {
       pixels[i] = shading + 5 * grain[Math.round(across) % grainLength];
     }
   }
