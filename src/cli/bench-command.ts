@@ -12,7 +12,7 @@ import { numberIn, PROVIDERS_HELP, providerList, sessionSettings, type SessionOp
 export function benchCommand(): Command {
   return new Command("bench")
     .description("time a station per stage on N parts, next to a bare session.run loop on the same bundle")
-    .option("--pipeline <file>", "the station to measure (its trigger is replaced by continuous, as fast as it goes)")
+    .option("--pipeline <file>", "the station to measure (its trigger is replaced by continuous, as fast as it goes; see --paced)")
     .option("--paced", "with --pipeline: keep the pipeline's own pace (trigger.minIntervalMs) and compare trigger-to-verdict with session.run")
     .option("--bundle <dir>", "instead of a station: time this bundle's session.run alone on a synthetic part (no calibration needed)")
     .option("--providers <list>", `with --bundle: ${PROVIDERS_HELP}`, providerList)
