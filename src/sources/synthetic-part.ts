@@ -69,28 +69,28 @@ const NOISE_BY_BIN = (() => {
   return table;
 })();
 
-export function drawPart(size: number, defect: DefectKind | null, random: () => number): SyntheticPart {
-  const uniform = (lo: number, hi: number) => lo + (hi - lo) * random();
-  const cx = size / 2 + uniform(-0.02, 0.02) * size;
-  const cy = size / 2 + uniform(-0.02, 0.02) * size;
-  // Parts sit in a fixture: a few degrees of play, not free rotation.
-  const angle = uniform(-4, 4) * Math.PI / 180;
-  const outer = 0.42 * size;
-  const bore = 0.13 * size;
-  const groove = 0.2 * size;
-  const boltCircle = 0.3 * size;
-  const bolt = 0.045 * size;
-  const lightAngle = uniform(-0.4, 0.4) - Math.PI / 4;
-  const [lx, ly] = [Math.cos(lightAngle), Math.sin(lightAngle)];
-  const brightness = uniform(-8, 8);
-  const polar = (radius: number, theta: number) => new cv.Point2(cx + radius * Math.cos(theta + angle), cy + radius * Math.sin(theta + angle));
+interface Pose {
+  cx: number;
+  cy: number;
+  outer: number;
+  angle: number;
+  brightness: number;
+  /** Direction of the light. */
+  lx: number;
+  ly: number;
+}
 
-  // Surface: grain along the part's own axis (it turns with the part), lit from one side.
+// The per-pixel loops live in functions of their own: in drawPart, the defect branches that most
+// parts never take made V8 drop its optimised code every few parts, and a loop run unoptimised
+// allocates a heap number per pixel (640 KB per part, collected on the station's thread).
+
+/** Surface: grain along the part's own axis (it turns with the part), lit from one side. */
+function drawSurface(pixels: Float32Array, size: number, pose: Pose, random: () => number): void {
+  const { cx, cy, outer, angle, brightness, lx, ly } = pose;
   const grainLength = Math.ceil(2 * size);
   const grain = new Float32Array(grainLength);
   let walk = 0;
   for (let i = 0; i < grainLength; i++) grain[i] = walk = 0.6 * walk + gaussian(random);
-  const { pixels, noise } = scratchFor(size);
   const [cosA, sinA] = [Math.cos(angle), Math.sin(angle)];
   // Row by row over the part's disc only, the belt filled at once; along a row the grain index and
   // the light change linearly. This runs for every pixel of every part on the station's thread.
@@ -109,6 +109,54 @@ export function drawPart(size: number, defect: DefectKind | null, random: () => 
       pixels[i] = shading + 5 * grain[Math.round(across) % grainLength];
     }
   }
+}
+
+/** A dent (a hollow: dark on the side facing the light, bright on the far side) or a stain (darker). */
+function shadeBlemish(pixels: Float32Array, size: number, pose: Pick<Pose, "cx" | "cy" | "outer" | "lx" | "ly">,
+  centre: { x: number; y: number }, radius: number, kind: "dent" | "stain"): void {
+  const { cx, cy, outer, lx, ly } = pose;
+  for (let y = Math.max(0, Math.floor(centre.y - 3 * radius)); y < Math.min(size, centre.y + 3 * radius); y++) {
+    for (let x = Math.max(0, Math.floor(centre.x - 3 * radius)); x < Math.min(size, centre.x + 3 * radius); x++) {
+      if ((x - cx) ** 2 + (y - cy) ** 2 > (outer - 2) ** 2) continue; // on the part, not the belt
+      const dx = (x - centre.x) / radius;
+      const dy = (y - centre.y) / radius;
+      const fall = Math.exp(-(dx * dx + dy * dy));
+      pixels[y * size + x] += kind === "dent" ? 80 * (lx * dx + ly * dy) * fall : -55 * fall * (1 + 0.3 * Math.sin(5 * dx + 3 * dy));
+    }
+  }
+}
+
+/** Sensor noise: xorshift32 seeded from the part's generator, two normal draws per number by table lookup. */
+function fillSensorNoise(noise: Float32Array, random: () => number): void {
+  // Inline: a call per pixel pair cost more than the noise.
+  let state = (random() * 4294967296) | 1;
+  for (let i = 0; i < noise.length; i += 2) {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    noise[i] = NOISE_BY_BIN[state >>> 16];
+    if (i + 1 < noise.length) noise[i + 1] = NOISE_BY_BIN[state & 0xffff];
+  }
+}
+
+export function drawPart(size: number, defect: DefectKind | null, random: () => number): SyntheticPart {
+  const uniform = (lo: number, hi: number) => lo + (hi - lo) * random();
+  const cx = size / 2 + uniform(-0.02, 0.02) * size;
+  const cy = size / 2 + uniform(-0.02, 0.02) * size;
+  // Parts sit in a fixture: a few degrees of play, not free rotation.
+  const angle = uniform(-4, 4) * Math.PI / 180;
+  const outer = 0.42 * size;
+  const bore = 0.13 * size;
+  const groove = 0.2 * size;
+  const boltCircle = 0.3 * size;
+  const bolt = 0.045 * size;
+  const lightAngle = uniform(-0.4, 0.4) - Math.PI / 4;
+  const [lx, ly] = [Math.cos(lightAngle), Math.sin(lightAngle)];
+  const brightness = uniform(-8, 8);
+  const polar = (radius: number, theta: number) => new cv.Point2(cx + radius * Math.cos(theta + angle), cy + radius * Math.sin(theta + angle));
+
+  const { pixels, noise } = scratchFor(size);
+  drawSurface(pixels, size, { cx, cy, outer, angle, brightness, lx, ly }, random);
 
   // Mat.zeros, not new Mat(…, 0): the binding fills the latter element by element (2 ms here).
   const mask = cv.Mat.zeros(size, size, cv.CV_8U);
@@ -123,16 +171,7 @@ export function drawPart(size: number, defect: DefectKind | null, random: () => 
   if (defect === "dent" || defect === "stain") {
     const centre = onSurface();
     const radius = uniform(0.04, 0.07) * size;
-    for (let y = Math.max(0, Math.floor(centre.y - 3 * radius)); y < Math.min(size, centre.y + 3 * radius); y++) {
-      for (let x = Math.max(0, Math.floor(centre.x - 3 * radius)); x < Math.min(size, centre.x + 3 * radius); x++) {
-        if ((x - cx) ** 2 + (y - cy) ** 2 > (outer - 2) ** 2) continue; // on the part, not the belt
-        const dx = (x - centre.x) / radius;
-        const dy = (y - centre.y) / radius;
-        const fall = Math.exp(-(dx * dx + dy * dy));
-        // A dent is a hollow: its side facing the light is dark, the far side bright. A stain darkens.
-        pixels[y * size + x] += defect === "dent" ? 80 * (lx * dx + ly * dy) * fall : -55 * fall * (1 + 0.3 * Math.sin(5 * dx + 3 * dy));
-      }
-    }
+    shadeBlemish(pixels, size, { cx, cy, outer, lx, ly }, centre, radius, defect);
     mask.drawCircle(centre, Math.round(radius * (defect === "dent" ? 1.2 : 1.1)), white, -1);
   }
 
@@ -181,15 +220,7 @@ export function drawPart(size: number, defect: DefectKind | null, random: () => 
   }
 
   // Optics and sensor: a slight blur, then noise.
-  // xorshift32 seeded from the part's generator, inline: a call per pixel pair cost more than the noise.
-  let state = (random() * 4294967296) | 1;
-  for (let i = 0; i < noise.length; i += 2) {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    noise[i] = NOISE_BY_BIN[state >>> 16];
-    if (i + 1 < noise.length) noise[i + 1] = NOISE_BY_BIN[state & 0xffff];
-  }
+  fillSensorNoise(noise, random);
   const blurred = image.gaussianBlur(new cv.Size(0, 0), 0.7);
   const noiseMat = new cv.Mat(Buffer.from(noise.buffer), size, size, cv.CV_32F);
   const seen = freed(blurred.add(noiseMat), image, blurred, noiseMat);
