@@ -101,6 +101,38 @@ describe("findRegions", () => {
     const whole = cv.imdecode(renderHeatmap(image, map, [], { format: "png", jpegQuality: 80, scaleMax: 10, margin: 1 }));
     expect([whole.cols, whole.rows]).toEqual([30, 20]);
   });
+
+  it("colours the crop exactly as the same pixels of the whole picture, boxes apart", () => {
+    const image = new cv.Mat(20, 30, cv.CV_8UC3, [90, 128, 160]);
+    const regions = findRegions(map, { pixelThreshold: 3, peakThreshold: 5, minArea: 2 });
+    const options = { format: "png" as const, jpegQuality: 80, scaleMax: 10, margin: 2 };
+    const crop = cv.imdecode(renderHeatmap(image, map, regions, options));
+    const whole = cv.imdecode(renderHeatmap(image, map, [], options));
+    const [box] = regions;
+    const [left, top] = [box.x - 2, box.y - 2];
+    let compared = 0;
+    for (let y = 0; y < crop.rows; y++) {
+      for (let x = 0; x < crop.cols; x++) {
+        const [fx, fy] = [x + left, y + top];
+        const onOutline = fx >= box.x && fx < box.x + box.width && fy >= box.y && fy < box.y + box.height &&
+          (fx === box.x || fx === box.x + box.width - 1 || fy === box.y || fy === box.y + box.height - 1);
+        if (onOutline) continue;
+        expect(crop.atRaw(y, x)).toEqual(whole.atRaw(fy, fx));
+        compared++;
+      }
+    }
+    expect(compared).toBeGreaterThan(30);
+  });
+
+  it("takes each region's peak from its own pixels, not from another region inside its box", () => {
+    // A ring of 4s around a single 9 that does not touch it: the ring's box holds the 9.
+    const ring = new cv.Mat(12, 12, cv.CV_32F, 0);
+    for (let i = 2; i <= 8; i++) for (const [y, x] of [[2, i], [8, i], [i, 2], [i, 8]]) ring.set(y, x, 4);
+    ring.set(5, 5, 9);
+    const regions = findRegions(ring, { pixelThreshold: 3, peakThreshold: 0, minArea: 1 });
+    expect(regions.map((r) => [r.peak, r.area])).toEqual([[9, 1], [4, 24]]);
+    expect(findRegions(ring, { pixelThreshold: 3, peakThreshold: 5, minArea: 1 })).toEqual([{ x: 5, y: 5, width: 1, height: 1, area: 1, peak: 9 }]);
+  });
 });
 
 describe("quantile", () => {
