@@ -35,8 +35,7 @@ export function findRegions(map: Mat, options: RegionOptions): Region[] {
     // The peak within the component's own box: a whole-map mask per component cost a millisecond a part.
     const [labelsInBox, mapInBox] = [labels.getRegion(box), map.getRegion(box)];
     const mask = freed(labelsInBox.inRange(label, label), labelsInBox);
-    const peak = mapInBox.minMaxLoc(mask).maxVal;
-    freed(peak, mask, mapInBox);
+    const peak = freed(mapInBox.minMaxLoc(mask).maxVal, mask, mapInBox);
     if (peak < options.peakThreshold) continue;
     regions.push({ x: box.x + (options.offsetX ?? 0), y: box.y + (options.offsetY ?? 0), width: box.width, height: box.height, area, peak });
   }
