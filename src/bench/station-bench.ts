@@ -75,6 +75,10 @@ function mainThreadCpuMs(): number | null {
   }
 }
 
+/** A pipeline's own pace for --paced: a continuous trigger's minIntervalMs; 0 when it has none. */
+export function ownPaceMs(trigger: Pipeline["trigger"]): number {
+  return trigger.type === "continuous" ? trigger.minIntervalMs : 0;
+}
 
 function spread(values: number[]): Spread {
   const sorted = Float64Array.from(values).sort();
@@ -98,8 +102,7 @@ export async function benchStation(options: BenchOptions): Promise<BenchReport> 
   // with --paced) and with a spool of its own.
   const source = options.pipeline.source.type === "synthetic" ? { ...options.pipeline.source, count: total }
     : options.pipeline.source.type === "folder" ? { ...options.pipeline.source, loop: true } : options.pipeline.source;
-  const own = options.pipeline.trigger;
-  const paceMs = options.paced && own.type === "continuous" ? own.minIntervalMs : 0;
+  const paceMs = options.paced ? ownPaceMs(options.pipeline.trigger) : 0;
   const pipeline: Pipeline = { ...options.pipeline, source, trigger: { type: "continuous", minIntervalMs: paceMs } };
   const config: DaemonConfig = {
     ...options.config, stateDir,

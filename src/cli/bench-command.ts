@@ -2,7 +2,7 @@
 // `inspector bench --bundle DIR [--parts N] [--threads T]`: a bundle's session.run alone, to compare bundles.
 import { Command } from "commander";
 
-import { benchBundle, benchStation, benchTable, bundleBenchTable } from "../bench/station-bench.js";
+import { benchBundle, benchStation, benchTable, bundleBenchTable, ownPaceMs } from "../bench/station-bench.js";
 import { loadDaemonConfig } from "../config/daemon-config.js";
 import { loadPipeline } from "../config/pipeline-config.js";
 import { createLogger } from "../daemon/logger.js";
@@ -34,7 +34,7 @@ export function benchCommand(): Command {
       const pipeline = loadPipeline(options.pipeline);
       const log = createLogger({ ...config.logging, level: "warn" });
       const own = pipeline.trigger;
-      if (options.paced && (own.type !== "continuous" || own.minIntervalMs === 0)) {
+      if (options.paced && ownPaceMs(own) === 0) {
         throw new CliError(`--paced keeps a pipeline's own pace, and ${options.pipeline} has none (trigger ${own.type}` +
           `${own.type === "continuous" ? ", minIntervalMs 0" : ""}): set trigger.minIntervalMs to the line's takt, or leave --paced out.`);
       }
