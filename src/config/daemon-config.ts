@@ -45,6 +45,8 @@ export const daemonConfigSchema = z.strictObject({
   inference: z.strictObject({
     providers: z.array(z.enum(KNOWN_PROVIDERS)).min(1).default(["tensorrt", "cuda", "cpu"]),
     threads: z.number().int().min(0).max(1024).default(0),
+    /** With the CPU provider on Linux: the inference worker on a CPU of its own (src/inference/cpu-pinning.ts). */
+    pinThreads: z.boolean().default(true),
   }).prefault({}),
   logging: z.strictObject({
     level: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
@@ -57,7 +59,8 @@ export type DaemonConfig = z.output<typeof daemonConfigSchema>;
 
 /** ONNX Runtime settings for the station's graph: one run at a time, `inference.threads` inside it. */
 export function sessionSettingsOf(config: DaemonConfig): SessionSettings {
-  return { providers: config.inference.providers, intraOpThreads: config.inference.threads, interOpThreads: 1 };
+  return { providers: config.inference.providers, intraOpThreads: config.inference.threads, interOpThreads: 1,
+    pinThreads: config.inference.pinThreads };
 }
 
 /** Secrets and the state directory from the environment win over the file (systemd credentials, containers). */

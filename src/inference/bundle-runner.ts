@@ -62,7 +62,8 @@ export class BundleRunner {
   /** "bundle 1a2b… on cpu (tensorrt: <why>; cuda: <why>)": the log line saying which provider runs. */
   describe(): string {
     const failed = this.worker.failedProviders.map((f) => `${f.provider} unavailable: ${f.error}`).join("; ");
-    return `bundle ${this.bundle.id} runs on ${this.worker.provider}${failed ? ` (${failed})` : ""}`;
+    const pinning = this.worker.pinning ? `; ${this.worker.pinning}` : "";
+    return `bundle ${this.bundle.id} runs on ${this.worker.provider}${failed ? ` (${failed})` : ""}${pinning}`;
   }
 
   /** Closes once the frames already handed to it are done: a reload swaps bundles between parts. */

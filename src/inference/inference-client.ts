@@ -7,6 +7,7 @@ import { Worker } from "node:worker_threads";
 
 import type { Bundle } from "./bundle.js";
 import { BundleError } from "./bundle.js";
+import { type CpuPlan, pinDaemonThreads, planForNextWorker, releaseDaemonThreads } from "./cpu-pinning.js";
 import type { ProviderAttempt, ProviderName, SessionSettings } from "./providers.js";
 import type { ValueInfo, WorkerReply, WorkerRequest } from "./worker-protocol.js";
 
@@ -33,6 +34,9 @@ export class InferenceWorker {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (r: InferenceResult) => void; reject: (e: Error) => void }>();
   private dead?: Error;
+  private holdsDaemonThreads = false;
+  /** Where the threads run, for the log: the CPUs of the worker and the daemon, or why they were not pinned. */
+  pinning?: string;
 
   private constructor(private readonly worker: Worker, readonly provider: ProviderName, readonly failedProviders: ProviderAttempt[],
     private readonly inputDims: number[]) {
@@ -54,8 +58,9 @@ export class InferenceWorker {
 
   static async start(bundle: Bundle, settings: SessionSettings): Promise<InferenceWorker> {
     const manifest = bundle.manifest;
+    const plan = settings.pinThreads ? planForNextWorker() : undefined;
     const worker = new Worker(workerScript(), {
-      workerData: { modelPath: bundle.modelPath, settings, inputName: manifest.input.name },
+      workerData: { modelPath: bundle.modelPath, settings, inputName: manifest.input.name, pinTo: plan?.inference },
     });
     const ready = await new Promise<Extract<WorkerReply, { type: "ready" }>>((resolve, reject) => {
       worker.once("message", (reply: WorkerReply) => {
@@ -85,7 +90,14 @@ export class InferenceWorker {
         }
       }
     }
+    if (plan && ready.pinned) client.pinBeside(plan, ready.pinned);
     return client;
+  }
+
+  private pinBeside(plan: CpuPlan, workerPinned: true | string): void {
+    const failed = workerPinned === true ? pinDaemonThreads(plan) : workerPinned;
+    this.holdsDaemonThreads = workerPinned === true && !failed;
+    this.pinning = failed ? `threads not pinned: ${failed}` : `inference on CPU ${plan.inference.join(",")}, the rest on CPU ${plan.daemon.join(",")}`;
   }
 
   private static checkGraph(bundle: Bundle, inputs: ValueInfo[], outputs: ValueInfo[]): void {
@@ -120,6 +132,8 @@ export class InferenceWorker {
   }
 
   async close(): Promise<void> {
+    if (this.holdsDaemonThreads) releaseDaemonThreads();
+    this.holdsDaemonThreads = false;
     this.worker.removeAllListeners("exit");
     await this.worker.terminate();
   }

@@ -5,10 +5,12 @@ import { performance } from "node:perf_hooks";
 
 import * as ort from "onnxruntime-node";
 
+import { callingThreadId, pinThread } from "./cpu-pinning.js";
 import { openSession, type SessionSettings } from "./providers.js";
 import type { WorkerReply, WorkerRequest } from "./worker-protocol.js";
 
-const { modelPath, settings, inputName } = workerData as { modelPath: string; settings: SessionSettings; inputName: string };
+const { modelPath, settings, inputName, pinTo } =
+  workerData as { modelPath: string; settings: SessionSettings; inputName: string; pinTo?: number[] };
 const port = parentPort!;
 
 function metadata(list: readonly ort.InferenceSession.ValueMetadata[]) {
@@ -18,8 +20,10 @@ function metadata(list: readonly ort.InferenceSession.ValueMetadata[]) {
 try {
   const opened = await openSession(modelPath, settings);
   const session = opened.session;
+  // Pinned after the session exists: ONNX Runtime's own threads are started by then and keep the CPUs they were given.
+  const pinned = pinTo && opened.provider === "cpu" ? (pinThread(callingThreadId(), pinTo) ?? true) : undefined;
   port.postMessage({
-    type: "ready", provider: opened.provider, failed: opened.failed,
+    type: "ready", provider: opened.provider, failed: opened.failed, pinned,
     inputs: metadata(session.inputMetadata), outputs: metadata(session.outputMetadata),
   } satisfies WorkerReply);
   let queue = Promise.resolve();

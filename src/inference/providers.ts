@@ -11,9 +11,11 @@ export interface SessionSettings {
   /** Threads inside one operator; 0 lets ONNX Runtime use every core. */
   intraOpThreads: number;
   interOpThreads: number;
+  /** With the CPU provider: the inference worker on a CPU of its own, the rest of the process beside it (cpu-pinning.ts). */
+  pinThreads: boolean;
 }
 
-export const DEFAULT_SESSION_SETTINGS: SessionSettings = { providers: DEFAULT_PROVIDERS, intraOpThreads: 0, interOpThreads: 1 };
+export const DEFAULT_SESSION_SETTINGS: SessionSettings = { providers: DEFAULT_PROVIDERS, intraOpThreads: 0, interOpThreads: 1, pinThreads: true };
 
 export interface ProviderAttempt {
   provider: ProviderName;

@@ -13,7 +13,9 @@ export interface ValueInfo {
 }
 
 export type WorkerReply =
-  | { type: "ready"; provider: ProviderName; failed: ProviderAttempt[]; inputs: ValueInfo[]; outputs: ValueInfo[] }
+  | { type: "ready"; provider: ProviderName; failed: ProviderAttempt[]; inputs: ValueInfo[]; outputs: ValueInfo[];
+      /** true: the worker runs on the CPUs it was given; a string: why it could not be pinned; undefined: not asked (or not the CPU provider). */
+      pinned?: true | string }
   | { type: "failed"; error: string }
   | { type: "result"; id: number; outputs: Record<string, { data: Float32Array; dims: number[] }>; inferMs: number }
   | { type: "error"; id: number; error: string };

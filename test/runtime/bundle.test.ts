@@ -1,10 +1,12 @@
 // Bundle loading refuses every kind of mismatch with a message naming the file and the fix.
-import { cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
 import { beforeAll, describe, expect, it } from "vitest";
 
 import { loadBundle, sha256Hex } from "../../src/inference/bundle.js";
+import { allowedCpus, parseCpuList, planCpus } from "../../src/inference/cpu-pinning.js";
 import { InferenceWorker } from "../../src/inference/inference-client.js";
 import { DEFAULT_SESSION_SETTINGS } from "../../src/inference/providers.js";
 import { makeTinyBundle } from "../helpers/python.js";
@@ -119,5 +121,64 @@ describe("execution providers", () => {
     await expect(InferenceWorker.start(loadBundle(original, { requireCalibration: false }),
       { ...DEFAULT_SESSION_SETTINGS, providers: ["tensorrt", "cuda"] }))
       .rejects.toThrow(/no execution provider could run[\s\S]*tensorrt:[\s\S]*cuda:[\s\S]*Add "cpu"/);
+  });
+});
+
+describe("threads on the CPU", () => {
+  it("reads the kernel's CPU lists and keeps the first CPU for inference", () => {
+    expect(parseCpuList("0-3,6\n")).toEqual([0, 1, 2, 3, 6]);
+    expect(parseCpuList("5")).toEqual([5]);
+    expect(planCpus([2, 3, 5])).toEqual({ inference: [2], daemon: [3, 5] });
+    expect(planCpus([0])).toBeUndefined(); // one CPU: nothing to separate
+    expect(planCpus(undefined)).toBeUndefined(); // not Linux
+  });
+
+  /** The threads of this process that may run on exactly `cpus`. */
+  function threadsOn(cpus: number[]): string[] {
+    return readdirSync("/proc/self/task").filter((tid) => {
+      const list = readFileSync(`/proc/self/task/${tid}/status`, "utf8").match(/^Cpus_allowed_list:\s*(.+)$/m)![1];
+      return parseCpuList(list).join() === cpus.join();
+    });
+  }
+
+  const cpus = allowedCpus();
+  const canPin = cpus !== undefined && cpus.length >= 2 && spawnSync("taskset", ["-V"]).status === 0;
+  it.skipIf(!canPin)("gives the worker a CPU of its own and this thread the rest, until the last worker closes (Linux, 2+ CPUs, taskset)", async () => {
+    const bundle = loadBundle(original, { requireCalibration: false });
+    const settings = { ...DEFAULT_SESSION_SETTINGS, providers: ["cpu" as const] };
+    const first = await InferenceWorker.start(bundle, settings);
+    const [inferenceCpu, ...daemonCpus] = cpus!;
+    try {
+      expect(first.pinning).toBe(`inference on CPU ${inferenceCpu}, the rest on CPU ${daemonCpus.join(",")}`);
+      expect(allowedCpus()).toEqual(daemonCpus);
+      expect(threadsOn([inferenceCpu]).length).toBeGreaterThanOrEqual(1); // the worker
+      // A reload runs two workers for a moment: the second gets the same plan, not one made from the pinned thread.
+      const second = await InferenceWorker.start(bundle, settings);
+      expect(second.pinning).toBe(first.pinning);
+      expect(threadsOn([inferenceCpu]).length).toBeGreaterThanOrEqual(2);
+      await first.close();
+      expect(allowedCpus()).toEqual(daemonCpus);
+      await second.close();
+      expect(allowedCpus()).toEqual(cpus);
+      // Still usable for a bare loop on this thread afterwards, and pinnable again.
+      const third = await InferenceWorker.start(bundle, settings);
+      expect(third.pinning).toBe(first.pinning);
+      await third.close();
+      expect(allowedCpus()).toEqual(cpus);
+    } finally {
+      await first.close();
+    }
+  });
+
+  it("leaves every thread where it was with pinThreads off", async () => {
+    const before = allowedCpus();
+    const worker = await InferenceWorker.start(loadBundle(original, { requireCalibration: false }),
+      { ...DEFAULT_SESSION_SETTINGS, providers: ["cpu"], pinThreads: false });
+    try {
+      expect(worker.pinning).toBeUndefined();
+      expect(allowedCpus()).toEqual(before);
+    } finally {
+      await worker.close();
+    }
   });
 });
