@@ -49,7 +49,7 @@ demo: setup
 	@echo "== inspector demo: synthetic parts judged by models/demo, verdicts published on mqtt://127.0.0.1:1884"
 	@echo "== watch them from another terminal:  npx mqtt sub -h 127.0.0.1 -p 1884 -t 'inspector/demo/#' -v"
 	@echo "== stop with Ctrl-C"
-	bin/inspector.js run --pipeline pipelines/demo.yaml --config config/demo.yaml
+	node bin/inspector.js run --pipeline pipelines/demo.yaml --config config/demo.yaml
 
 # The service on this machine (a Jetson or any Debian): code in $(PREFIX), settings in /etc/inspector,
 # one systemd instance per station (docs/deploy-jetson.md).

@@ -8,7 +8,7 @@ work=$(mktemp -d)
 sed -e "s#bundle: ../models/demo#bundle: $PWD/models/demo#" -e 's#minIntervalMs: 500.*#minIntervalMs: 0#' \
     -e "s#  seed: 1#  seed: 1\n  count: $PARTS#" pipelines/demo.yaml > "$work/station.yaml"
 printf 'mqtt:\n  embedded:\n    port: 1895\nstateDir: %s/state\nlogging:\n  format: json\n  level: warn\n' "$work" > "$work/daemon.yaml"
-OPENCV4NODEJS_DISABLE_AUTOBUILD=1 bin/inspector.js run --pipeline "$work/station.yaml" --config "$work/daemon.yaml" >/dev/null 2>&1 &
+OPENCV4NODEJS_DISABLE_AUTOBUILD=1 node bin/inspector.js run --pipeline "$work/station.yaml" --config "$work/daemon.yaml" >/dev/null 2>&1 &
 pid=$!
 start=$SECONDS
 while kill -0 "$pid" 2>/dev/null; do

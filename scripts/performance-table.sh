@@ -11,7 +11,7 @@ PARTS=${PARTS:-200}
 OUT=results/performance
 mkdir -p "$OUT"
 export OPENCV4NODEJS_DISABLE_AUTOBUILD=1
-bench() { bin/inspector.js bench "$@" --json; }
+bench() { node bin/inspector.js bench "$@" --json; }
 
 # The demo station, every core (the default) and one ONNX Runtime thread, REPEAT times each: the
 # spread between runs is part of the result.
