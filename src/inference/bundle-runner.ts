@@ -59,7 +59,7 @@ export class BundleRunner {
     return this.infer(this.prepare(frame, roi));
   }
 
-  /** "bundle 1a2b… on cpu (tensorrt: <why>; cuda: <why>)": the log line saying which provider runs. */
+  /** "bundle 1a2b… runs on cpu (tensorrt unavailable: <why>; …); inference on CPU 0, the rest on CPU 1": which provider runs, and where. */
   describe(): string {
     const failed = this.worker.failedProviders.map((f) => `${f.provider} unavailable: ${f.error}`).join("; ");
     const pinning = this.worker.pinning ? `; ${this.worker.pinning}` : "";
