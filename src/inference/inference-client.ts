@@ -95,9 +95,14 @@ export class InferenceWorker {
   }
 
   private pinBeside(plan: CpuPlan, workerPinned: true | string): void {
-    const failed = workerPinned === true ? pinDaemonThreads(plan) : workerPinned;
-    this.holdsDaemonThreads = workerPinned === true && !failed;
-    this.pinning = failed ? `threads not pinned: ${failed}` : `inference on CPU ${plan.inference.join(",")}, the rest on CPU ${plan.daemon.join(",")}`;
+    if (workerPinned !== true) {
+      this.pinning = `threads not pinned: ${workerPinned}`;
+      return;
+    }
+    const failed = pinDaemonThreads(plan);
+    this.holdsDaemonThreads = !failed;
+    const inference = `inference on CPU ${plan.inference.join(",")}`;
+    this.pinning = failed ? `${inference}, the other threads not moved: ${failed}` : `${inference}, the rest on CPU ${plan.daemon.join(",")}`;
   }
 
   private static checkGraph(bundle: Bundle, inputs: ValueInfo[], outputs: ValueInfo[]): void {

@@ -146,14 +146,20 @@ describe("threads on the CPU", () => {
   it.skipIf(!canPin)("gives the worker a CPU of its own and this thread the rest, until the last worker closes (Linux, 2+ CPUs, taskset)", async () => {
     const bundle = loadBundle(original, { requireCalibration: false });
     const settings = { ...DEFAULT_SESSION_SETTINGS, providers: ["cpu" as const] };
-    const first = await InferenceWorker.start(bundle, settings);
+    const started: InferenceWorker[] = [];
+    const start = async () => {
+      const worker = await InferenceWorker.start(bundle, settings);
+      started.push(worker);
+      return worker;
+    };
     const [inferenceCpu, ...daemonCpus] = cpus!;
     try {
+      const first = await start();
       expect(first.pinning).toBe(`inference on CPU ${inferenceCpu}, the rest on CPU ${daemonCpus.join(",")}`);
       expect(allowedCpus()).toEqual(daemonCpus);
       expect(threadsOn([inferenceCpu]).length).toBeGreaterThanOrEqual(1); // the worker
       // A reload runs two workers for a moment: the second gets the same plan, not one made from the pinned thread.
-      const second = await InferenceWorker.start(bundle, settings);
+      const second = await start();
       expect(second.pinning).toBe(first.pinning);
       expect(threadsOn([inferenceCpu]).length).toBeGreaterThanOrEqual(2);
       await first.close();
@@ -161,12 +167,13 @@ describe("threads on the CPU", () => {
       await second.close();
       expect(allowedCpus()).toEqual(cpus);
       // Still usable for a bare loop on this thread afterwards, and pinnable again.
-      const third = await InferenceWorker.start(bundle, settings);
+      const third = await start();
       expect(third.pinning).toBe(first.pinning);
       await third.close();
       expect(allowedCpus()).toEqual(cpus);
     } finally {
-      await first.close();
+      // Closing twice is harmless: a failed assertion above must not leave workers (and this thread) pinned.
+      for (const worker of started) await worker.close();
     }
   });
 
