@@ -19,10 +19,10 @@ export interface RawResult {
   inferMs: number;
 }
 
-/** A frame made into the bundle's input as its manifest says (ROI, size, colour). */
-export function prepareFor(bundle: Bundle, frame: Mat, roi?: Roi): Prepared {
+/** A frame made into the bundle's input as its manifest says (ROI, size, colour), into a reused buffer when given. */
+export function prepareFor(bundle: Bundle, frame: Mat, roi?: Roi, into?: Float32Array): Prepared {
   const [, , height, width] = bundle.manifest.input.shape;
-  return preprocess(frame, { roi, width, height, colour: bundle.manifest.input.colour });
+  return preprocess(frame, { roi, width, height, colour: bundle.manifest.input.colour }, into);
 }
 
 export class BundleRunner {
@@ -41,7 +41,7 @@ export class BundleRunner {
   /** The CPU side of a frame (ROI, resize, colour, tensor): separate so it can overlap the previous frame's inference. */
   prepare(frame: Mat, roi?: Roi): PreparedFrame {
     const started = performance.now();
-    const prepared = prepareFor(this.bundle, frame, roi);
+    const prepared = prepareFor(this.bundle, frame, roi, this.worker.takeInput(this.bundle.manifest.input.shape.reduce((a, b) => a * b, 1)));
     return { ...prepared, preprocessMs: performance.now() - started };
   }
 

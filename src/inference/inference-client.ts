@@ -18,6 +18,9 @@ export interface InferenceResult {
   inferMs: number;
 }
 
+/** Parts in flight at once are two (one in the worker, one queued): a few spares cover them and a reload's overlap. */
+const MAX_SPARE_INPUTS = 4;
+
 function workerScript(): string {
   const here = fileURLToPath(new URL("./inference-worker.js", import.meta.url));
   if (existsSync(here)) return here;
@@ -35,6 +38,8 @@ export class InferenceWorker {
   private readonly pending = new Map<number, { resolve: (r: InferenceResult) => void; reject: (e: Error) => void }>();
   private dead?: Error;
   private holdsDaemonThreads = false;
+  /** Input buffers the worker has handed back, for the next frames (see takeInput). */
+  private readonly spareInputs: Float32Array[] = [];
   /** Where the threads run, for the log: the CPUs of the worker and the daemon, or why they were not pinned. */
   pinning?: string;
 
@@ -44,7 +49,10 @@ export class InferenceWorker {
       if (reply.type !== "result" && reply.type !== "error") return;
       const waiter = this.pending.get(reply.id);
       this.pending.delete(reply.id);
-      if (reply.type === "result") waiter?.resolve({ outputs: reply.outputs, inferMs: reply.inferMs });
+      if (reply.type === "result") {
+        if (this.spareInputs.length < MAX_SPARE_INPUTS) this.spareInputs.push(reply.input);
+        waiter?.resolve({ outputs: reply.outputs, inferMs: reply.inferMs });
+      }
       else waiter?.reject(new Error(`inference failed: ${reply.error}`));
     });
     const fail = (err: Error) => {
@@ -125,6 +133,16 @@ export class InferenceWorker {
         }
       }
     }
+  }
+
+  /**
+   * An input buffer of `length` floats that a finished run handed back, or undefined: reused so that
+   * each part does not allocate a fresh one. Every new ArrayBuffer counts as external memory to V8
+   * until a full collection frees it, and 196 KB per part made V8 run one every 2 s at full speed.
+   */
+  takeInput(length: number): Float32Array | undefined {
+    const index = this.spareInputs.findIndex((b) => b.length === length);
+    return index < 0 ? undefined : this.spareInputs.splice(index, 1)[0];
   }
 
   run(data: Float32Array): Promise<InferenceResult> {

@@ -37,8 +37,9 @@ try {
         for (const [name, tensor] of Object.entries(results)) {
           outputs[name] = { data: new Float32Array(tensor.data as Float32Array), dims: [...tensor.dims] };
         }
-        port.postMessage({ type: "result", id: request.id, outputs, inferMs: performance.now() - started } satisfies WorkerReply,
-          Object.values(outputs).map((o) => o.data.buffer as ArrayBuffer));
+        // The input goes back too: session.run is done with it, and the main thread fills it with the next frame.
+        port.postMessage({ type: "result", id: request.id, outputs, inferMs: performance.now() - started, input: request.data } satisfies WorkerReply,
+          [...Object.values(outputs).map((o) => o.data.buffer as ArrayBuffer), request.data.buffer as ArrayBuffer]);
       } catch (err) {
         port.postMessage({ type: "error", id: request.id, error: (err as Error).message } satisfies WorkerReply);
       }

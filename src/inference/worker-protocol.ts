@@ -17,5 +17,7 @@ export type WorkerReply =
       /** true: the worker runs on the CPUs it was given; a string: why it could not be pinned; undefined: not asked (or not the CPU provider). */
       pinned?: true | string }
   | { type: "failed"; error: string }
-  | { type: "result"; id: number; outputs: Record<string, { data: Float32Array; dims: number[] }>; inferMs: number }
+  | { type: "result"; id: number; outputs: Record<string, { data: Float32Array; dims: number[] }>; inferMs: number;
+      /** The request's input, handed back for the next frame (a fresh 196 KB buffer per part drove V8's full collections). */
+      input: Float32Array }
   | { type: "error"; id: number; error: string };

@@ -39,14 +39,14 @@ export function cropRoi(frame: Mat, roi?: Roi): Mat {
   return frame.getRegion(new cv.Rect(roi.x, roi.y, roi.width, roi.height));
 }
 
-/** BGR or gray 8-bit frame → planar float RGB of the model's size. */
-export function preprocess(frame: Mat, spec: PreprocessSpec): Prepared {
+/** BGR or gray 8-bit frame → planar float RGB of the model's size, written into `into` when given (3·width·height floats). */
+export function preprocess(frame: Mat, spec: PreprocessSpec, into?: Float32Array): Prepared {
   const roiImage = toBgr(cropRoi(frame, spec.roi));
   const shrinking = roiImage.cols > spec.width || roiImage.rows > spec.height;
   // INTER_AREA when shrinking averages like the trainer's antialiased bilinear resize.
   const resized = roiImage.resize(spec.height, spec.width, 0, 0, shrinking ? cv.INTER_AREA : cv.INTER_LINEAR);
   const plane = spec.width * spec.height;
-  const tensor = new Float32Array(3 * plane);
+  const tensor = into?.length === 3 * plane ? into : new Float32Array(3 * plane);
   // One read of the 8-bit pixels, spread into the three planes here: per-channel Mats and float
   // copies made over half a megabyte of garbage per part, and the collections it caused took time from inference.
   if (spec.colour === "gray") {

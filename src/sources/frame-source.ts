@@ -30,7 +30,10 @@ export interface FrameSource {
   readonly description: string;
   readonly health$: BehaviorSubject<SourceHealth>;
   open(): Promise<void>;
-  /** The next frame, or null when the source has no more (a folder or file read once). */
+  /**
+   * The next frame, or null when the source has no more (a folder or file read once). The frame's
+   * Mat is the caller's own (never shared with another grab): the station releases it after the verdict.
+   */
   grab(): Promise<Frame | null>;
   close(): Promise<void>;
 }

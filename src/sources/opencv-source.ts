@@ -153,8 +153,9 @@ export class OpencvSource implements FrameSource {
           continue;
         }
         this.emptyReads = 0;
-        const frame = { image, capturedAt: new Date() };
-        for (const waiter of this.waiters.splice(0)) waiter.resolve(frame);
+        const capturedAt = new Date();
+        // Each part owns its frame (the station releases it after the verdict): parts waiting together get copies.
+        this.waiters.splice(0).forEach((waiter, i) => waiter.resolve({ image: i === 0 ? image : image.copy(), capturedAt }));
       }
       // Released by the loop that reads it, never in the middle of a read.
       capture.release();

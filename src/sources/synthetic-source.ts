@@ -26,6 +26,8 @@ export class SyntheticSource implements FrameSource {
     const defects = this.config.defects;
     const defect = this.random() < this.config.defectRate ? defects[Math.floor(this.random() * defects.length)] : null;
     const part = drawPart(this.config.size, defect, this.random);
+    // Not needed here: released now, not left to the collector (see releasePixels in pipeline/inspect-part.ts).
+    part.mask.release();
     return { image: part.image, capturedAt: new Date(), truth: defect };
   }
 
