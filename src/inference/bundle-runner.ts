@@ -41,7 +41,8 @@ export class BundleRunner {
   /** The CPU side of a frame (ROI, resize, colour, tensor): separate so it can overlap the previous frame's inference. */
   prepare(frame: Mat, roi?: Roi): PreparedFrame {
     const started = performance.now();
-    const prepared = prepareFor(this.bundle, frame, roi, this.worker.takeInput(this.bundle.manifest.input.shape.reduce((a, b) => a * b, 1)));
+    // preprocess() fills a handed-back buffer only when it has the input's size, else allocates one.
+    const prepared = prepareFor(this.bundle, frame, roi, this.worker.takeInput());
     return { ...prepared, preprocessMs: performance.now() - started };
   }
 
