@@ -18,7 +18,7 @@ export interface InferenceResult {
   inferMs: number;
 }
 
-/** Parts in flight at once are two (one in the worker, one queued): a few spares cover them and a reload's overlap. */
+/** Spares never outnumber the runs once in flight together (two in the station); the cap only bounds a caller that brings its own buffers. */
 const MAX_SPARE_INPUTS = 4;
 
 function workerScript(): string {
@@ -138,7 +138,8 @@ export class InferenceWorker {
   /**
    * An input buffer that a finished run handed back, or undefined: reused so that each part does
    * not allocate a fresh one. Every new ArrayBuffer counts as external memory to V8 until a full
-   * collection frees it, and 196 KB per part made V8 run one every 2 s at full speed.
+   * collection frees it: 196 KB per part, with the frames then left to the collector, made V8 run
+   * one every ≈ 2 s at full speed (docs/PERFORMANCE.md).
    */
   takeInput(): Float32Array | undefined {
     return this.spareInputs.pop();
