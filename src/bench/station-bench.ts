@@ -7,13 +7,13 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { type EventLoopUtilization, performance } from "node:perf_hooks";
 
-import * as ort from "onnxruntime-node";
 import type { Logger } from "pino";
 
 import { type DaemonConfig, sessionSettingsOf } from "../config/daemon-config.js";
 import type { Pipeline } from "../config/pipeline-config.js";
 import { StationDaemon } from "../daemon/station-daemon.js";
 import { type Bundle, loadBundle } from "../inference/bundle.js";
+import { ort } from "../inference/onnxruntime.js";
 import { openSession, type SessionSettings } from "../inference/providers.js";
 import { prepareFor } from "../inference/bundle-runner.js";
 import { quantile } from "../scoring/statistics.js";

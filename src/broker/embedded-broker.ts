@@ -16,10 +16,14 @@ export async function startEmbeddedBroker(host: string, port: number): Promise<E
   const broker = await Aedes.createBroker();
   const server: Server = createServer(broker.handle);
   await new Promise<void>((resolve, reject) => {
-    server.once("error", (err: NodeJS.ErrnoException) => reject(err.code === "EADDRINUSE"
-      ? new ConfigError(`mqtt.embedded: port ${port} on ${host} is already in use (another broker?). Set mqtt.url to use that ` +
-        `broker, or mqtt.embedded.port to another port.`)
-      : new ConfigError(`mqtt.embedded: cannot listen on ${host}:${port} (${err.code}).`)));
+    server.once("error", (err: NodeJS.ErrnoException) => {
+      // The broker's own timers would keep a daemon that cannot start alive, silent and deaf to SIGTERM.
+      broker.close();
+      reject(err.code === "EADDRINUSE"
+        ? new ConfigError(`mqtt.embedded: port ${port} on ${host} is already in use (another broker?). Set mqtt.url to use that ` +
+          `broker, or mqtt.embedded.port to another port.`)
+        : new ConfigError(`mqtt.embedded: cannot listen on ${host}:${port} (${err.code}).`));
+    });
     server.listen(port, host, resolve);
   });
   const address = server.address();

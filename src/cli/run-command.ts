@@ -26,10 +26,16 @@ export function runCommand(): Command {
       const log = createLogger(config.logging);
       const daemon = new StationDaemon({ config, pipeline, log });
       let signalled: string | undefined;
+      let leaving = false;
       const onSignal = (signal: NodeJS.Signals) => {
+        if (leaving) process.exit(1);
         if (signalled) {
+          // Verdicts already made are in the spool; the part being inferred is finished first,
+          // which takes a fraction of a second (see StationDaemon.leave). A third signal does not wait.
           log.warn(`${signal} again: leaving without draining`);
-          process.exit(1);
+          leaving = true;
+          void daemon.leave().finally(() => process.exit(1));
+          return;
         }
         signalled = signal;
         void daemon.stop(signal);

@@ -230,6 +230,15 @@ export class StationDaemon {
       heatmapsSkipped: this.publisher?.heatmapsSkipped ?? 0 };
   }
 
+  /**
+   * Leaving without draining (a second SIGTERM): only the inference worker is closed first, after
+   * the run in flight, because onnxruntime-node aborts the process when its worker is torn down
+   * mid-run (a core dump and exit 134 instead of exit 1).
+   */
+  async leave(): Promise<void> {
+    await Promise.all([this.runner?.close(), this.context?.runner.close()]);
+  }
+
   async stop(reason: string): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;

@@ -18,6 +18,12 @@ export interface InferenceResult {
   inferMs: number;
 }
 
+/**
+ * How long close() waits for the runs in flight: one part (well under a second on any provider
+ * here); a run that hangs longer is torn down with its worker anyway.
+ */
+const CLOSE_WAIT_MS = 10_000;
+
 /** Spares never outnumber the runs once in flight together (two in the station); the cap only bounds a caller that brings its own buffers. */
 const MAX_SPARE_INPUTS = 4;
 
@@ -37,6 +43,9 @@ export class InferenceWorker {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (r: InferenceResult) => void; reject: (e: Error) => void }>();
   private dead?: Error;
+  private closing?: Promise<void>;
+  /** Resolves close()'s wait once the last run in flight is answered. */
+  private idle?: () => void;
   private holdsDaemonThreads = false;
   /** Input buffers the worker has handed back, for the next frames (see takeInput). */
   private readonly spareInputs: Float32Array[] = [];
@@ -54,11 +63,13 @@ export class InferenceWorker {
         waiter?.resolve({ outputs: reply.outputs, inferMs: reply.inferMs });
       }
       else waiter?.reject(new Error(`inference failed: ${reply.error}`));
+      if (this.pending.size === 0) this.idle?.();
     });
     const fail = (err: Error) => {
       this.dead = err;
       for (const waiter of this.pending.values()) waiter.reject(err);
       this.pending.clear();
+      this.idle?.();
     };
     worker.on("error", (err) => fail(new Error(`inference worker crashed: ${err.message}`)));
     worker.on("exit", (code) => fail(new Error(`inference worker exited (code ${code})`)));
@@ -154,10 +165,25 @@ export class InferenceWorker {
     });
   }
 
-  async close(): Promise<void> {
-    if (this.holdsDaemonThreads) releaseDaemonThreads();
-    this.holdsDaemonThreads = false;
-    this.worker.removeAllListeners("exit");
-    await this.worker.terminate();
+  /**
+   * Refuses new runs, waits for the ones in flight, then ends the worker: onnxruntime-node aborts
+   * the whole process (a C++ exception nobody catches, exit 134) when its thread is terminated in
+   * the middle of session.run.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.dead ??= new Error("the inference worker is closed");
+      if (this.pending.size > 0) {
+        await new Promise<void>((resolve) => {
+          this.idle = resolve;
+          setTimeout(resolve, CLOSE_WAIT_MS).unref();
+        });
+      }
+      if (this.holdsDaemonThreads) releaseDaemonThreads();
+      this.holdsDaemonThreads = false;
+      this.worker.removeAllListeners("exit");
+      await this.worker.terminate();
+    })();
+    return this.closing;
   }
 }

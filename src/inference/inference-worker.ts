@@ -3,9 +3,8 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { performance } from "node:perf_hooks";
 
-import * as ort from "onnxruntime-node";
-
 import { callingThreadId, pinThread } from "./cpu-pinning.js";
+import { ort } from "./onnxruntime.js";
 import { openSession, type SessionSettings } from "./providers.js";
 import type { WorkerReply, WorkerRequest } from "./worker-protocol.js";
 

@@ -1,6 +1,6 @@
 // Execution providers in order of preference. onnxruntime-node rejects a provider it cannot load
 // instead of falling back, so we try each alone and keep the first that works.
-import * as ort from "onnxruntime-node";
+import { ort } from "./onnxruntime.js";
 
 export const KNOWN_PROVIDERS = ["tensorrt", "cuda", "cpu"] as const;
 export type ProviderName = (typeof KNOWN_PROVIDERS)[number];

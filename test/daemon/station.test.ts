@@ -136,6 +136,31 @@ describe("inspector run", () => {
     await sub.client.endAsync(true);
   });
 
+  it("leaves at once on a second SIGTERM: exit 1, not a crash of the inference worker torn down mid-run", async () => {
+    const { daemon } = await triggeredStation("impatient", { trigger: { type: "continuous", minIntervalMs: 0 } });
+    await daemon.waitForLog(/ part /);
+    daemon.child.kill("SIGTERM");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    daemon.child.kill("SIGTERM");
+    expect(await daemon.exited).toBe(1);
+    expect(daemon.child.signalCode).toBeNull();
+    expect(daemon.stderr()).not.toMatch(/terminate called/);
+    expect(daemon.logs.some((l) => /SIGTERM again: leaving without draining/.test(String(l.msg)))).toBe(true);
+  });
+
+  it("exits with the reason when the embedded broker's port is taken, instead of hanging", async () => {
+    const port = await freePort();
+    const taken = createServer().listen(port, "127.0.0.1");
+    const dir = stationDir("taken");
+    const { pipelineFile, configFile } = writeStation(dir, { station: "taken", bundle, source: { type: "synthetic", size: 96 } },
+      { mqtt: { embedded: { port } }, stateDir: path.join(dir, "state") });
+    const daemon = startDaemon(pipelineFile, configFile);
+    const code = await Promise.race([daemon.exited, new Promise((resolve) => setTimeout(() => resolve("still running"), 30_000))]);
+    taken.close();
+    expect(code).toBe(2);
+    expect(daemon.stderr()).toMatch(new RegExp(`port ${port} on 127.0.0.1 is already in use .*mqtt.embedded.port`));
+  });
+
   it("grabs each part's frame when its trigger comes, not when the parts ahead of it are done", async () => {
     // The demo bundle: inference takes several times as long as drawing a 128² synthetic part.
     const { daemon, sub } = await triggeredStation("conveyor", {

@@ -3,9 +3,9 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 
-import * as ort from "onnxruntime-node";
 import { beforeAll, describe, expect, it } from "vitest";
 
+import { ort } from "../../src/inference/onnxruntime.js";
 import { CLI, python, tinyTrainingSetup } from "../helpers/python.js";
 
 function readFloats(file: string): Float32Array {
