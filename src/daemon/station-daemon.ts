@@ -47,8 +47,11 @@ export class StationDaemon {
   private readonly stop$ = new Subject<void>();
   private readonly counters: StationCounters = { parts: 0, dropped: 0, busy: 0, badTriggers: 0 };
   private lastProgress = Date.now();
-  private finished!: Promise<void>;
+  private finished: Promise<void> = Promise.resolve();
   private stopping = false;
+  /** Start-up in progress: a stop waits for it to reach its next step, where it gives up. */
+  private starting?: Promise<void>;
+  private stopped?: Promise<void>;
   /** Held from the start (closed even when start-up fails half-way); the context's runner after a reload. */
   private runner?: BundleRunner;
   /** What the pipeline judges with; a reload swaps its runner. */
@@ -66,15 +69,27 @@ export class StationDaemon {
 
   constructor(private readonly options: DaemonOptions) {}
 
-  async start(): Promise<void> {
+  start(): Promise<void> {
+    this.starting = this.startUp();
+    return this.starting;
+  }
+
+  /**
+   * Each step checks for a stop that came while it waited (systemctl stop, or a shutdown, right
+   * after a start): left to run on, the pipeline would start with its stop signal already given
+   * and judge parts for a daemon that had been told to leave.
+   */
+  private async startUp(): Promise<void> {
     const { config, pipeline, log } = this.options;
     this.notifier = systemdNotifier(log);
     const runner = this.runner = await this.openBundle();
+    if (this.stopping) return;
     log.info({ bundle: pipeline.bundle, calibration: runner.bundle.calibrationId }, runner.describe());
 
     let url = config.mqtt.url;
     if (!url) {
       this.broker = await startEmbeddedBroker(config.mqtt.embedded.host, config.mqtt.embedded.port);
+      if (this.stopping) return;
       url = this.broker.url;
       log.info({ broker: url }, `no mqtt.url configured: started the embedded MQTT broker on ${url}`);
     }
@@ -104,10 +119,18 @@ export class StationDaemon {
     // a broker that stays away does not hold the station up (verdicts are spooled).
     const client = this.client;
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, FIRST_CONNECT_WAIT_MS);
-      client.once("connect", () => { clearTimeout(timer); resolve(); });
+      const done = () => {
+        clearTimeout(timer);
+        stopped.unsubscribe();
+        resolve();
+      };
+      const timer = setTimeout(done, FIRST_CONNECT_WAIT_MS);
+      const stopped = this.stop$.subscribe(done);
+      client.once("connect", done);
     });
+    if (this.stopping) return;
     await this.source.open();
+    if (this.stopping) return;
     this.source.health$.subscribe((health) => {
       if (this.stopping) return;
       if (health.ok) {
@@ -239,14 +262,21 @@ export class StationDaemon {
     await Promise.all([this.runner?.close(), this.context?.runner.close()]);
   }
 
-  async stop(reason: string): Promise<void> {
-    if (this.stopping) return;
+  /** Drains and closes everything; the same promise to every caller. */
+  stop(reason: string): Promise<void> {
+    this.stopped ??= this.shutDown(reason);
+    return this.stopped;
+  }
+
+  private async shutDown(reason: string): Promise<void> {
     this.stopping = true;
     const log = this.options.log;
     this.notifier?.notify(`STOPPING=1\nSTATUS=stopping: ${reason}`);
     clearInterval(this.watchdog);
     log.info({ reason }, "stopping: finishing the parts in flight");
     this.stop$.next();
+    // Start-up gives up at its next step; what it opened until then is closed below.
+    await this.starting?.catch(() => undefined);
     await this.finished;
     // Connected or not: a broker that is just coming back (a restart, a short outage) still gets the
     // spooled verdicts before the daemon leaves; one that stays away costs at most the drain timeout.

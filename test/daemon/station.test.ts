@@ -148,6 +148,23 @@ describe("inspector run", () => {
     expect(daemon.logs.some((l) => /SIGTERM again: leaving without draining/.test(String(l.msg)))).toBe(true);
   });
 
+  it("stops when told to during start-up: no part judged, exit 0, instead of judging on or hanging", async () => {
+    // Nobody answers on this port: start-up waits 5 s for the broker, and the SIGTERM lands there.
+    const port = await freePort();
+    const dir = stationDir("early");
+    const { pipelineFile, configFile } = writeStation(dir,
+      { station: "early", bundle, source: { type: "synthetic", size: 96 }, trigger: { type: "continuous", minIntervalMs: 0 } },
+      { mqtt: { url: `mqtt://127.0.0.1:${port}` }, stateDir: path.join(dir, "state") });
+    const daemon = startDaemon(pipelineFile, configFile);
+    await daemon.waitForLog(/runs on/);
+    daemon.child.kill("SIGTERM");
+    const code = await Promise.race([daemon.exited, new Promise((resolve) => setTimeout(() => resolve("still running"), 30_000))]);
+    expect(code).toBe(0);
+    expect(daemon.logs.filter((l) => / part /.test(String(l.msg)))).toEqual([]);
+    expect(daemon.logs.some((l) => /station running/.test(String(l.msg)))).toBe(false);
+    expect(daemon.logs.at(-1)).toMatchObject({ msg: "stopped", parts: 0, spooled: 0 });
+  });
+
   it("exits with the reason when the embedded broker's port is taken, instead of hanging", async () => {
     const port = await freePort();
     const taken = createServer().listen(port, "127.0.0.1");
