@@ -1,7 +1,7 @@
 // With no broker configured, the daemon brings its own (aedes, MQTT 3.1.1, in-process, loopback
 // only by default) so that one machine works out of the box; a line's real broker replaces it by
 // setting mqtt.url.
-import { createServer, type Server } from "node:net";
+import { createServer, type Server, type Socket } from "node:net";
 
 import { Aedes } from "aedes";
 
@@ -15,6 +15,11 @@ export interface EmbeddedBroker {
 export async function startEmbeddedBroker(host: string, port: number): Promise<EmbeddedBroker> {
   const broker = await Aedes.createBroker();
   const server: Server = createServer(broker.handle);
+  const sockets = new Set<Socket>();
+  server.on("connection", (socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", (err: NodeJS.ErrnoException) => {
       // The broker's own timers would keep a daemon that cannot start alive, silent and deaf to SIGTERM.
@@ -32,8 +37,9 @@ export async function startEmbeddedBroker(host: string, port: number): Promise<E
     url: `mqtt://${host.includes(":") ? `[${host}]` : host}:${actualPort}`,
     close: () => new Promise<void>((resolve) => {
       server.close(() => broker.close(() => resolve()));
-      // Connected clients would keep server.close() waiting.
-      for (const client of Object.values((broker as unknown as { clients: Record<string, { close(): void }> }).clients)) client.close();
+      // Any open connection keeps server.close() waiting, also one that has not said CONNECT yet
+      // (a client started just before a failed start-up: a 45 s wait) and is no aedes client.
+      for (const socket of sockets) socket.destroy();
     }),
   };
 }

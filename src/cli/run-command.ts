@@ -6,6 +6,7 @@ import { checkPipelinePaths } from "../config/allowed-paths.js";
 import { loadPipeline } from "../config/pipeline-config.js";
 import { createLogger } from "../daemon/logger.js";
 import { StationDaemon } from "../daemon/station-daemon.js";
+import { closeInferenceWorkers } from "../inference/inference-client.js";
 import { CliError } from "./cli-error.js";
 
 interface RunCliOptions {
@@ -27,15 +28,19 @@ export function runCommand(): Command {
       const daemon = new StationDaemon({ config, pipeline, log });
       let signalled: string | undefined;
       let leaving = false;
+      // Without draining, but not with an inference worker inside session.run: onnxruntime-node
+      // aborts the process then (a core dump, exit 134). The run in flight takes a fraction of a
+      // second; verdicts already made are in the spool.
+      const leave = () => {
+        leaving = true;
+        log.flush();
+        void closeInferenceWorkers().finally(() => process.exit(1));
+      };
       const onSignal = (signal: NodeJS.Signals) => {
-        if (leaving) process.exit(1);
+        if (leaving) process.exit(1); // a third signal does not wait
         if (signalled) {
-          // Verdicts already made are in the spool; the part being inferred is finished first,
-          // which takes a fraction of a second (see StationDaemon.leave). A third signal does not wait.
           log.warn(`${signal} again: leaving without draining`);
-          leaving = true;
-          void daemon.leave().finally(() => process.exit(1));
-          return;
+          return leave();
         }
         signalled = signal;
         void daemon.stop(signal);
@@ -43,9 +48,9 @@ export function runCommand(): Command {
       // Something unforeseen: say what, and exit non-zero so that systemd restarts the station
       // (undelivered verdicts are in the spool and go out after the restart).
       const fatal = (err: unknown) => {
+        if (leaving) return;
         log.fatal({ err: (err as Error)?.stack ?? String(err) }, "unexpected failure: exiting for a restart");
-        log.flush();
-        process.exit(1);
+        leave();
       };
       process.on("uncaughtException", fatal);
       process.on("unhandledRejection", fatal);

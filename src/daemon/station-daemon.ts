@@ -11,6 +11,7 @@ import type { Logger } from "pino";
 import { fromEvent, map, Observable, Subject, filter } from "rxjs";
 
 import { startEmbeddedBroker, type EmbeddedBroker } from "../broker/embedded-broker.js";
+import { ConfigError } from "../config/config-file.js";
 import { type DaemonConfig, sessionSettingsOf } from "../config/daemon-config.js";
 import type { Pipeline } from "../config/pipeline-config.js";
 import { BundleRunner } from "../inference/bundle-runner.js";
@@ -106,7 +107,22 @@ export class StationDaemon {
       url, protocolVersion, clientId: config.mqtt.clientId ?? `inspector-${pipeline.station}-${randomBytes(3).toString("hex")}`,
       willTopic: topics.status, willPayload: offlinePayload(facts, "connection lost"),
     }, log);
-    this.spool = new VerdictSpool(config.stateDir, pipeline.station);
+    try {
+      this.spool = new VerdictSpool(config.stateDir, pipeline.station);
+    } catch (err) {
+      throw new ConfigError(`stateDir ${config.stateDir}: cannot keep the verdict spool there (${(err as Error).message}). ` +
+        "Set stateDir to a folder the daemon may write (systemd: StateDirectory=).");
+    }
+    const spoolProblem = (problem: string | null) => {
+      if (problem) {
+        log.error({ stateDir: config.stateDir }, `${problem}: verdicts are kept in memory until it takes them again, and lost ` +
+          `if the daemon stops before the broker has them. Free space in ${config.stateDir}`);
+      } else {
+        log.info({ stateDir: config.stateDir }, "the verdict spool is written to disk again");
+      }
+      this.status?.setProblem("spool", problem);
+    };
+    this.spool.onDiskProblem = spoolProblem;
     const recovered = this.spool.recovered;
     if (recovered.pending || recovered.tornBytes || recovered.unreadable) {
       log.warn({ ...recovered, stateDir: config.stateDir }, `${recovered.pending} undelivered verdict(s) from an earlier run will be delivered first`);
@@ -114,6 +130,7 @@ export class StationDaemon {
     this.publisher = new VerdictPublisher(this.client, this.spool, topics.verdict, config.mqtt.maxHeatmapBytes, log);
     this.publisher.onAcknowledged = this.options.onAcknowledged;
     this.status = new StationStatus(this.client, topics.status, facts);
+    if (this.spool.problem) spoolProblem(this.spool.problem);
 
     // Give the broker a moment before the first part, so that a normal start loses no heatmap;
     // a broker that stays away does not hold the station up (verdicts are spooled).
@@ -134,11 +151,11 @@ export class StationDaemon {
     this.source.health$.subscribe((health) => {
       if (this.stopping) return;
       if (health.ok) {
-        if (this.status!.state === "degraded") log.info("source is back: station online");
-        this.status!.set("online");
+        if (this.status!.problem("source")) log.info("source is back");
+        this.status!.setProblem("source", null);
       } else {
         log.warn({ reason: health.reason }, "source lost: station degraded, reconnecting");
-        this.status!.set("degraded", health.reason ?? "source lost");
+        this.status!.setProblem("source", health.reason ?? "source lost");
       }
     });
 
@@ -249,17 +266,9 @@ export class StationDaemon {
   }
 
   get stats(): StationCounters & { delivered: number; spooled: number; heatmapsSkipped: number } {
-    return { ...this.counters, delivered: this.publisher?.delivered ?? 0, spooled: this.spool?.length ?? 0,
+    return { ...this.counters, delivered: this.publisher?.delivered ?? 0,
+      spooled: (this.spool?.length ?? 0) - (this.spool?.inMemoryOnly ?? 0),
       heatmapsSkipped: this.publisher?.heatmapsSkipped ?? 0 };
-  }
-
-  /**
-   * Leaving without draining (a second SIGTERM): only the inference worker is closed first, after
-   * the run in flight, because onnxruntime-node aborts the process when its worker is torn down
-   * mid-run (a core dump and exit 134 instead of exit 1).
-   */
-  async leave(): Promise<void> {
-    await Promise.all([this.runner?.close(), this.context?.runner.close()]);
   }
 
   /** Drains and closes everything; the same promise to every caller. */
@@ -294,6 +303,10 @@ export class StationDaemon {
     await this.source?.close();
     await this.runner?.close();
     await this.broker?.close();
+    if (this.spool?.inMemoryOnly) {
+      log.error({ lost: this.spool.inMemoryOnly, stateDir: this.options.config.stateDir },
+        `${this.spool.inMemoryOnly} verdict(s) the disk refused and the broker did not take are lost`);
+    }
     this.spool?.close();
     this.notifier?.close();
     log.info({ ...this.stats }, this.stats.spooled ? `stopped; ${this.stats.spooled} verdict(s) stay spooled for the next start` : "stopped");

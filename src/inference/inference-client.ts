@@ -39,6 +39,17 @@ function sameShape(actual: (number | string)[], expected: number[]): boolean {
   return actual.length === expected.length && actual.every((d, i) => (i === 0 && typeof d === "string") || d === expected[i]);
 }
 
+/** Workers not yet closed: a process that leaves in a hurry closes them first (closeInferenceWorkers). */
+const openWorkers = new Set<InferenceWorker>();
+
+/**
+ * Closes every inference worker of the process, each after its run in flight. Call it before
+ * process.exit(): leaving with a worker inside session.run aborts the process (see close()).
+ */
+export async function closeInferenceWorkers(): Promise<void> {
+  await Promise.all([...openWorkers].map((worker) => worker.close()));
+}
+
 export class InferenceWorker {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (r: InferenceResult) => void; reject: (e: Error) => void }>();
@@ -54,6 +65,7 @@ export class InferenceWorker {
 
   private constructor(private readonly worker: Worker, readonly provider: ProviderName, readonly failedProviders: ProviderAttempt[],
     private readonly inputDims: number[]) {
+    openWorkers.add(this);
     worker.on("message", (reply: WorkerReply) => {
       if (reply.type !== "result" && reply.type !== "error") return;
       const waiter = this.pending.get(reply.id);
@@ -172,6 +184,7 @@ export class InferenceWorker {
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      openWorkers.delete(this);
       this.dead ??= new Error("the inference worker is closed");
       if (this.pending.size > 0) {
         await new Promise<void>((resolve) => {

@@ -1,4 +1,5 @@
-// The retained …/status topic: online, degraded (the camera is lost) or offline (stopped, or the
+// The retained …/status topic: online, degraded (the camera is lost, or verdicts cannot be written
+// to disk) or offline (stopped, or the
 // broker's Last Will when the daemon vanished), with what is running. Republished on every change
 // and on every (re)connect, since a broker restart may have lost the retained copy.
 import type { MqttClient } from "mqtt";
@@ -26,6 +27,8 @@ export function offlinePayload(facts: StatusFacts, reason: string): string {
 
 export class StationStatus {
   private payload: StatusPayload;
+  /** What is wrong, by part of the station: degraded while any is. */
+  private readonly problems = new Map<string, string>();
 
   constructor(private readonly client: MqttClient, private readonly topic: string, private facts: StatusFacts) {
     this.payload = { ...facts, state: "online", reason: null, since: new Date().toISOString() };
@@ -36,7 +39,19 @@ export class StationStatus {
     return this.payload.state;
   }
 
-  set(state: StationState, reason: string | null = null): void {
+  problem(part: string): string | undefined {
+    return this.problems.get(part);
+  }
+
+  /** A part of the station ("source", "spool") went wrong (a reason) or is fine again (null). */
+  setProblem(part: string, reason: string | null): void {
+    if (reason === null) this.problems.delete(part);
+    else this.problems.set(part, reason);
+    const reasons = [...this.problems.values()];
+    this.set(reasons.length > 0 ? "degraded" : "online", reasons.length > 0 ? reasons.join("; ") : null);
+  }
+
+  private set(state: StationState, reason: string | null): void {
     if (state === this.payload.state && reason === this.payload.reason) return;
     this.payload = { ...this.facts, state, reason, since: new Date().toISOString() };
     this.publish();

@@ -3,6 +3,9 @@
 // published, so neither a broker outage nor a killed daemon loses one; they go out in order, with
 // their original timestamps, when the broker is back. A torn last line (the daemon killed while
 // writing it) is cut off at the next start. The file is emptied whenever everything is delivered.
+// A disk that refuses a write (full, read-only, failing) does not stop the station: the verdict is
+// kept in memory in its place in the queue, still delivered in order, and lost only if the process
+// ends first; onDiskProblem says when that starts and ends.
 import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
 import path from "node:path";
 
@@ -12,9 +15,10 @@ export interface SpooledMessage {
 }
 
 interface Entry {
-  /** Byte offset just past this entry's line. */
+  /** Byte offset just past this entry's line (past the line before it when it is in memory only). */
   end: number;
   message: SpooledMessage;
+  inMemoryOnly: boolean;
 }
 
 export interface SpoolRecovery {
@@ -32,11 +36,18 @@ export class VerdictSpool {
   private readonly offsetFile: string;
   private offsetFd = -1;
   private size = 0;
+  private readonly file: string;
+  /** Why the disk refused the last write, while it does. */
+  private diskProblem: string | null = null;
+  /** Pending verdicts the disk refused: they live in this process only. */
+  inMemoryOnly = 0;
+  /** Called with a reason when the disk starts refusing writes, and with null when it takes them again. */
+  onDiskProblem?: (problem: string | null) => void;
   readonly recovered: SpoolRecovery;
 
   constructor(dir: string, name: string) {
     mkdirSync(dir, { recursive: true });
-    const file = path.join(dir, `${name}.spool.jsonl`);
+    const file = this.file = path.join(dir, `${name}.spool.jsonl`);
     this.offsetFile = path.join(dir, `${name}.spool.offset`);
     this.fd = openSync(file, existsSync(file) ? "r+" : "w+");
     this.recovered = this.recover(file);
@@ -59,21 +70,31 @@ export class VerdictSpool {
     while (start < complete) {
       const end = bytes.indexOf(0x0a, start) + 1;
       try {
-        this.pending.push({ end, message: JSON.parse(bytes.subarray(start, end - 1).toString("utf8")) as SpooledMessage });
+        this.pending.push({ end, message: JSON.parse(bytes.subarray(start, end - 1).toString("utf8")) as SpooledMessage, inMemoryOnly: false });
       } catch {
         unreadable++;
       }
       start = end;
     }
-    // Leave the files consistent before anything new is appended.
-    if (this.pending.length === 0) {
-      ftruncateSync(this.fd, 0);
-      this.size = 0;
-      this.writeOffset(0);
-    } else {
-      this.writeOffset(Math.min(offset, complete));
+    // Leave the files consistent before anything new is appended. A full disk (a restart while it
+    // was) is no reason not to start: the verdicts go on in memory, as while running (see append).
+    try {
+      if (this.pending.length === 0) {
+        ftruncateSync(this.fd, 0);
+        this.size = 0;
+        this.writeOffset(0);
+      } else {
+        this.writeOffset(Math.min(offset, complete));
+      }
+    } catch (err) {
+      this.refused(err);
     }
     return { pending: this.pending.length, tornBytes, unreadable };
+  }
+
+  /** Why the disk refuses writes, or null while it takes them. */
+  get problem(): string | null {
+    return this.diskProblem;
   }
 
   get length(): number {
@@ -82,10 +103,35 @@ export class VerdictSpool {
 
   append(message: SpooledMessage): void {
     const line = Buffer.from(`${JSON.stringify(message)}\n`, "utf8");
-    // One write() per line: a killed process leaves a whole line or none (only power loss can tear one).
-    writeSync(this.fd, line, 0, line.length, this.size);
+    try {
+      // One write() per line: a killed process leaves a whole line or none (only power loss can tear one).
+      const written = writeSync(this.fd, line, 0, line.length, this.size);
+      if (written < line.length) {
+        ftruncateSync(this.fd, this.size); // no half line left behind for the next start
+        throw Object.assign(new Error(`only ${written} of ${line.length} bytes written`), { code: "ENOSPC" });
+      }
+    } catch (err) {
+      this.refused(err);
+      this.inMemoryOnly++;
+      this.pending.push({ end: this.size, message, inMemoryOnly: true });
+      return;
+    }
     this.size += line.length;
-    this.pending.push({ end: this.size, message });
+    this.pending.push({ end: this.size, message, inMemoryOnly: false });
+    this.taken();
+  }
+
+  private refused(err: unknown): void {
+    if (this.diskProblem !== null) return;
+    const code = (err as NodeJS.ErrnoException).code;
+    this.diskProblem = `cannot write the verdict spool ${this.file}: ${code === "ENOSPC" ? "the disk is full" : (err as Error).message}`;
+    this.onDiskProblem?.(this.diskProblem);
+  }
+
+  private taken(): void {
+    if (this.diskProblem === null) return;
+    this.diskProblem = null;
+    this.onDiskProblem?.(null);
   }
 
   peek(): SpooledMessage | undefined {
@@ -96,13 +142,19 @@ export class VerdictSpool {
   acknowledge(): void {
     const entry = this.pending.shift();
     if (!entry) return;
-    if (this.pending.length === 0) {
-      // Empty the file first: a crash before the offset is rewritten leaves an offset past the end, read as "nothing pending".
-      ftruncateSync(this.fd, 0);
-      this.size = 0;
-      this.writeOffset(0);
-    } else {
-      this.writeOffset(entry.end);
+    if (entry.inMemoryOnly) this.inMemoryOnly--;
+    try {
+      if (this.pending.length === 0) {
+        // Empty the file first: a crash before the offset is rewritten leaves an offset past the end, read as "nothing pending".
+        ftruncateSync(this.fd, 0);
+        this.size = 0;
+        this.writeOffset(0);
+      } else {
+        this.writeOffset(entry.end);
+      }
+    } catch (err) {
+      // Delivered all the same: a next start that reads the old offset sends it again (a duplicate, as QoS 1 allows).
+      this.refused(err);
     }
   }
 

@@ -1,7 +1,7 @@
 // The daemon end to end, as a line runs it: real child processes, a real broker (aedes in-process
 // and Debian's mosquitto), a real bundle trained and calibrated in this run, real files and video.
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readdirSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -47,13 +47,13 @@ async function inProcessAedes(): Promise<{ url: string; close(): Promise<void> }
 }
 
 /** A triggered station on its own embedded broker, started and running, with a recorder on its topics. */
-async function triggeredStation(name: string, pipeline: object, env: NodeJS.ProcessEnv = {}) {
+async function triggeredStation(name: string, pipeline: object, env: NodeJS.ProcessEnv = {}, maxFileKb?: number) {
   const port = await freePort();
   const dir = stationDir(name);
   const { pipelineFile, configFile } = writeStation(dir,
     { station: name, bundle, source: { type: "synthetic", size: 96 }, ...pipeline },
     { mqtt: { embedded: { port } }, stateDir: path.join(dir, "state") });
-  const daemon = startDaemon(pipelineFile, configFile, env);
+  const daemon = startDaemon(pipelineFile, configFile, env, maxFileKb);
   await daemon.waitForLog(/station running/);
   const sub = await recorder(`mqtt://127.0.0.1:${port}`, [`inspector/${name}/verdict`, `inspector/${name}/status`]);
   return { daemon, sub };
@@ -163,6 +163,37 @@ describe("inspector run", () => {
     expect(daemon.logs.filter((l) => / part /.test(String(l.msg)))).toEqual([]);
     expect(daemon.logs.some((l) => /station running/.test(String(l.msg)))).toBe(false);
     expect(daemon.logs.at(-1)).toMatchObject({ msg: "stopped", parts: 0, spooled: 0 });
+  });
+
+  it("keeps judging when the disk refuses the spool: verdicts kept in memory and delivered in order, status degraded", async () => {
+    // `ulimit -f 0`: every write to a file fails (EFBIG), from the spool's first offset record on.
+    const { daemon, sub } = await triggeredStation("fulldisk", { trigger: { type: "mqtt", queue: 8 } }, {}, 0);
+    const ids = Array.from({ length: 6 }, (_, i) => `F-${i}`);
+    for (const id of ids) await sub.client.publishAsync("inspector/fulldisk/trigger", id, { qos: 1 });
+    await waitFor(() => sub.messages.filter((m) => m.topic.endsWith("/verdict")).length >= ids.length, 30_000, "six verdicts");
+    const verdicts = sub.messages.filter((m) => m.topic.endsWith("/verdict")).map((m) => m.json());
+    expect(verdicts.map((v) => v.partId)).toEqual(ids);
+    expect(verdicts.map((v) => v.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(verdicts.every((v) => v.code === null)).toBe(true);
+    const status = sub.messages.filter((m) => m.topic.endsWith("/status")).at(-1)!.json();
+    expect(status).toMatchObject({ state: "degraded" });
+    expect(String(status.reason)).toMatch(/cannot write the verdict spool .*fulldisk\.spool\.jsonl/);
+    expect(daemon.logs.filter((l) => /cannot write the verdict spool/.test(String(l.msg)))).toHaveLength(1);
+    daemon.child.kill("SIGTERM");
+    expect(await daemon.exited).toBe(0);
+    expect(daemon.logs.at(-1)).toMatchObject({ msg: "stopped", delivered: ids.length, spooled: 0 });
+    await sub.client.endAsync(true);
+  });
+
+  it("refuses a stateDir it cannot write at start, naming it (exit 2)", async () => {
+    const dir = stationDir("nostate");
+    const blocker = path.join(dir, "a-file");
+    writeFileSync(blocker, "");
+    const { pipelineFile, configFile } = writeStation(dir, { station: "nostate", bundle, source: { type: "synthetic", size: 96 } },
+      { mqtt: { embedded: { port: await freePort() } }, stateDir: path.join(blocker, "state") });
+    const daemon = startDaemon(pipelineFile, configFile);
+    expect(await daemon.exited).toBe(2);
+    expect(daemon.stderr()).toMatch(/stateDir .*a-file\/state: cannot keep the verdict spool there \(ENOTDIR.*Set stateDir to a folder/);
   });
 
   it("exits with the reason when the embedded broker's port is taken, instead of hanging", async () => {

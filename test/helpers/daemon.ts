@@ -84,9 +84,12 @@ afterAll(() => {
   for (const child of running) child.kill("SIGKILL");
 });
 
-export function startDaemon(pipelineFile: string, configFile: string, env: NodeJS.ProcessEnv = {}): DaemonProcess {
-  const child = spawn(process.execPath, [CLI, "run", "--pipeline", pipelineFile, "--config", configFile],
-    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+/** `maxFileKb`: the shell's `ulimit -f` for the daemon, so that its writes fail as on a full disk (EFBIG). */
+export function startDaemon(pipelineFile: string, configFile: string, env: NodeJS.ProcessEnv = {}, maxFileKb?: number): DaemonProcess {
+  const args = [CLI, "run", "--pipeline", pipelineFile, "--config", configFile];
+  const [command, argv] = maxFileKb === undefined ? [process.execPath, args]
+    : ["bash", ["-c", `ulimit -f ${maxFileKb} && exec "$@"`, "bash", process.execPath, ...args]];
+  const child = spawn(command, argv, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   running.add(child);
   child.once("exit", () => running.delete(child));
   const logs: Record<string, unknown>[] = [];
