@@ -184,7 +184,6 @@ export class InferenceWorker {
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      openWorkers.delete(this);
       this.dead ??= new Error("the inference worker is closed");
       if (this.pending.size > 0) {
         await new Promise<void>((resolve) => {
@@ -196,6 +195,8 @@ export class InferenceWorker {
       this.holdsDaemonThreads = false;
       this.worker.removeAllListeners("exit");
       await this.worker.terminate();
+      // Only now: closeInferenceWorkers() must also wait for a close already under way.
+      openWorkers.delete(this);
     })();
     return this.closing;
   }
