@@ -2,6 +2,7 @@
 // still gets exactly one verdict delivered (a QoS 1 duplicate at most, with the same part id and
 // seq), in order, with the timestamps of when it was judged.
 import { mkdtempSync } from "node:fs";
+import { connect, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
@@ -84,6 +85,50 @@ describe.skipIf(!MOSQUITTO)("broker outage and daemon crash", () => {
     // Verdicts judged during the outage kept the time they were judged, not the time they were sent.
     expect(verdicts.some((v) => v.decidedAt > outageStarted && v.decidedAt < new Date(Date.parse(outageStarted) + 3000).toISOString())).toBe(true);
     expect(daemon.logs.some((l) => /MQTT connection lost/.test(String(l.msg)))).toBe(true);
+    await sub.client.endAsync();
+    await broker.stop();
+  });
+
+  it("notices a connection that went silent (no FIN, no RST) within 1.5 × keepaliveS and delivers everything", async () => {
+    const port = await freePort();
+    const broker = await startMosquitto(port);
+    const sub = await recorder(broker.url, ["inspector/partition/verdict"]);
+    // The daemon reaches the broker through a relay that can turn into a black hole, as a pulled
+    // cable or a dead switch port does: the connection stays open and nothing arrives.
+    const connections: { sockets: Socket[]; silent: boolean }[] = [];
+    const relay = createServer((inbound) => {
+      const outbound = connect(port, "127.0.0.1");
+      const connection = { sockets: [inbound, outbound], silent: false };
+      connections.push(connection);
+      inbound.on("data", (d) => { if (!connection.silent) outbound.write(d); });
+      outbound.on("data", (d) => { if (!connection.silent) inbound.write(d); });
+      for (const [a, b] of [[inbound, outbound], [outbound, inbound]] as const) {
+        a.on("error", () => undefined);
+        a.on("close", () => b.destroy());
+      }
+    });
+    await new Promise<void>((resolve) => relay.listen(0, "127.0.0.1", resolve));
+    const relayPort = (relay.address() as { port: number }).port;
+    const dir = mkdtempSync(path.join(tmpdir(), "inspector-partition-"));
+    const { pipelineFile, configFile } = writeStation(dir,
+      { station: "partition", bundle, source: { type: "synthetic", size: 64, count: 120 }, trigger: { type: "continuous", minIntervalMs: 100 },
+        heatmap: { enabled: false } },
+      { mqtt: { url: `mqtt://127.0.0.1:${relayPort}`, keepaliveS: 5, reconnectMs: { min: 100, max: 400 } }, stateDir: path.join(dir, "state") });
+    const daemon = startDaemon(pipelineFile, configFile);
+    await waitFor(() => sub.messages.length >= 20, 120_000, "20 verdicts before the silence");
+    for (const connection of connections) connection.silent = true; // a new connection goes through
+    const silenced = Date.now();
+    await daemon.waitForLog(/MQTT connection restored/, 30_000);
+    const noticedS = (Date.now() - silenced) / 1000;
+    expect(await daemon.exited, daemon.stderr()).toBe(0);
+    expect(daemon.logs.find((l) => l.msg === "stopped")).toMatchObject({ delivered: 120, spooled: 0 });
+    await waitFor(() => new Set(sub.messages.map((m) => m.json().seq)).size >= 120, 20_000, "120 distinct verdicts");
+    exactlyOnceInOrder(sub.messages.map((m) => m.payload.toString()), 120);
+    console.info(`silent connection: noticed and reconnected after ${noticedS.toFixed(1)} s (keepaliveS 5), ` +
+      `${connections.length} connection(s), ${sub.messages.length - 120} QoS 1 duplicate(s)`);
+    expect(noticedS).toBeLessThan(5 * 1.5 + 2);
+    relay.close();
+    for (const socket of connections.flatMap((c) => c.sockets)) socket.destroy();
     await sub.client.endAsync();
     await broker.stop();
   });
