@@ -26,6 +26,7 @@ import { stationTopics } from "../sinks/topics.js";
 import { VerdictPublisher } from "../sinks/verdict-publisher.js";
 import { VerdictSpool } from "../sinks/verdict-spool.js";
 import { systemdNotifier, type Notifier } from "./sd-notify.js";
+import { StationLock } from "./station-lock.js";
 import { VERSION } from "./version.js";
 
 export interface DaemonOptions {
@@ -43,6 +44,17 @@ export interface DaemonOptions {
 const FIRST_CONNECT_WAIT_MS = 5_000;
 /** A part in flight longer than this means the pipeline is stuck: the watchdog stops being fed. */
 const STUCK_PART_MS = 60_000;
+
+/** What the daemon keeps in stateDir, made or opened with a message that names the folder when it cannot be. */
+function stateDirUse<T>(stateDir: string, open: () => T): T {
+  try {
+    return open();
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`stateDir ${stateDir}: cannot keep the verdict spool there (${(err as Error).message}). ` +
+      "Set stateDir to a folder the daemon may write (systemd: StateDirectory=).");
+  }
+}
 
 export class StationDaemon {
   private readonly stop$ = new Subject<void>();
@@ -62,6 +74,7 @@ export class StationDaemon {
   private client?: MqttClient;
   private source?: FrameSource;
   private spool?: VerdictSpool;
+  private lock?: StationLock;
   private publisher?: VerdictPublisher;
   private status?: StationStatus;
   private notifier?: Notifier;
@@ -83,6 +96,11 @@ export class StationDaemon {
   private async startUp(): Promise<void> {
     const { config, pipeline, log } = this.options;
     this.notifier = systemdNotifier(log);
+    // First: a second daemon for the same station stops here, before it loads anything.
+    this.lock = stateDirUse(config.stateDir, () => StationLock.acquire(config.stateDir, pipeline.station));
+    if (this.lock.tookOverFrom !== undefined) {
+      log.info({ stateDir: config.stateDir, pid: this.lock.tookOverFrom }, "took over the station's lock from a process that is gone");
+    }
     const runner = this.runner = await this.openBundle();
     if (this.stopping) return;
     log.info({ bundle: pipeline.bundle, calibration: runner.bundle.calibrationId }, runner.describe());
@@ -107,12 +125,7 @@ export class StationDaemon {
       url, protocolVersion, clientId: config.mqtt.clientId ?? `inspector-${pipeline.station}-${randomBytes(3).toString("hex")}`,
       willTopic: topics.status, willPayload: offlinePayload(facts, "connection lost"),
     }, log);
-    try {
-      this.spool = new VerdictSpool(config.stateDir, pipeline.station);
-    } catch (err) {
-      throw new ConfigError(`stateDir ${config.stateDir}: cannot keep the verdict spool there (${(err as Error).message}). ` +
-        "Set stateDir to a folder the daemon may write (systemd: StateDirectory=).");
-    }
+    this.spool = stateDirUse(config.stateDir, () => new VerdictSpool(config.stateDir, pipeline.station));
     const spoolProblem = (problem: string | null) => {
       if (problem) {
         log.error({ stateDir: config.stateDir }, `${problem}: verdicts are kept in memory until it takes them again, and lost ` +
@@ -308,6 +321,7 @@ export class StationDaemon {
         `${this.spool.inMemoryOnly} verdict(s) the disk refused and the broker did not take are lost`);
     }
     this.spool?.close();
+    this.lock?.release();
     this.notifier?.close();
     log.info({ ...this.stats }, this.stats.spooled ? `stopped; ${this.stats.spooled} verdict(s) stay spooled for the next start` : "stopped");
   }

@@ -1,7 +1,7 @@
 // The daemon end to end, as a line runs it: real child processes, a real broker (aedes in-process
 // and Debian's mosquitto), a real bundle trained and calibrated in this run, real files and video.
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -194,6 +194,30 @@ describe("inspector run", () => {
     const daemon = startDaemon(pipelineFile, configFile);
     expect(await daemon.exited).toBe(2);
     expect(daemon.stderr()).toMatch(/stateDir .*a-file\/state: cannot keep the verdict spool there \(ENOTDIR.*Set stateDir to a folder/);
+  });
+
+  it("refuses a second daemon for the same station and state folder, naming the first; takes over a lock whose process is gone", async () => {
+    const dir = stationDir("twin");
+    const state = path.join(dir, "state");
+    mkdirSync(state, { recursive: true });
+    // A lock left by a process that is gone (killed, a power cut): taken over, and said so.
+    const gone = spawnSync(process.execPath, ["-e", ""]).pid;
+    writeFileSync(path.join(state, "twin.pid"), `${gone}\n`);
+    const { pipelineFile, configFile } = writeStation(dir,
+      { station: "twin", bundle, source: { type: "synthetic", size: 96 }, trigger: { type: "mqtt" } },
+      { mqtt: { embedded: { port: await freePort() } }, stateDir: state });
+    const first = startDaemon(pipelineFile, configFile);
+    expect(await first.waitForLog(/took over the station's lock/)).toMatchObject({ pid: gone });
+    await first.waitForLog(/station running/);
+    expect(readFileSync(path.join(state, "twin.pid"), "utf8").trim()).toBe(String(first.child.pid));
+    // Started by hand while the service runs: stopped before it loads anything, the first untouched.
+    const second = startDaemon(pipelineFile, configFile);
+    expect(await second.exited).toBe(2);
+    expect(second.stderr()).toMatch(new RegExp(`station twin is already running \\(pid ${first.child.pid}\\) .*another stateDir`));
+    expect(first.child.exitCode).toBeNull();
+    first.child.kill("SIGTERM");
+    expect(await first.exited).toBe(0);
+    expect(existsSync(path.join(state, "twin.pid"))).toBe(false);
   });
 
   it("exits with the reason when the embedded broker's port is taken, instead of hanging", async () => {

@@ -1,0 +1,64 @@
+// One daemon per station and state folder: two of them writing the same verdict spool would
+// overwrite each other's lines (a station started by hand while its service runs). A pid file,
+// created exclusively; one left by a process that is gone (a crash, a power cut) is taken over.
+import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
+import path from "node:path";
+
+import { ConfigError } from "../config/config-file.js";
+
+/** Who the pid file names (0: unreadable or gone), and whether that is a live inspector. */
+function holderOf(file: string): { pid: number; alive: boolean } {
+  let pid = 0;
+  try {
+    pid = Number(readFileSync(file, "utf8").trim()) || 0;
+  } catch {
+    // Removed in between: nobody holds it.
+  }
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return { pid, alive: false };
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    // EPERM: alive, another user's (the service's, while this one runs by hand).
+    if ((err as NodeJS.ErrnoException).code === "ESRCH") return { pid, alive: false };
+  }
+  try {
+    // After a reboot the pid may belong to another program.
+    return { pid, alive: readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("inspector") };
+  } catch {
+    return { pid, alive: true }; // no /proc (not Linux): trust the signal check
+  }
+}
+
+export class StationLock {
+  private constructor(private readonly file: string, readonly tookOverFrom?: number) {}
+
+  static acquire(dir: string, station: string): StationLock {
+    mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, `${station}.pid`);
+    let stale: number | undefined;
+    for (;;) {
+      try {
+        writeFileSync(file, `${process.pid}\n`, { flag: "wx" });
+        return new StationLock(file, stale);
+      } catch (err) {
+        // A second EEXIST after removing a stale file: another daemon took it in between.
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST" || stale !== undefined) throw err;
+      }
+      const holder = holderOf(file);
+      if (holder.alive) {
+        throw new ConfigError(`station ${station} is already running (pid ${holder.pid}) with its verdict spool in ${dir}: one ` +
+          `daemon per station. Stop that one first (systemctl stop inspector@${station}), or give this one another stateDir.`);
+      }
+      stale = holder.pid;
+      unlinkSync(file);
+    }
+  }
+
+  release(): void {
+    try {
+      unlinkSync(this.file);
+    } catch {
+      // Already gone: nothing to release.
+    }
+  }
+}
