@@ -101,6 +101,7 @@ export class StationDaemon {
     if (this.lock.tookOverFrom !== undefined) {
       log.info({ stateDir: config.stateDir, pid: this.lock.tookOverFrom }, "took over the station's lock from a process that is gone");
     }
+    if (this.lock.problem) log.warn({ stateDir: config.stateDir }, `${this.lock.problem}: a second daemon for this station would not be stopped`);
     const runner = this.runner = await this.openBundle();
     if (this.stopping) return;
     log.info({ bundle: pipeline.bundle, calibration: runner.bundle.calibrationId }, runner.describe());

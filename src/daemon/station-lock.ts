@@ -1,6 +1,8 @@
 // One daemon per station and state folder: two of them writing the same verdict spool would
 // overwrite each other's lines (a station started by hand while its service runs). A pid file,
 // created exclusively; one left by a process that is gone (a crash, a power cut) is taken over.
+// A full disk does not stop a start for want of a lock (the spool copes with one; see
+// VerdictSpool): the station then runs unlocked and says so.
 import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
@@ -29,8 +31,11 @@ function holderOf(file: string): { pid: number; alive: boolean } {
   }
 }
 
+const DISK_FULL = new Set(["ENOSPC", "EFBIG", "EDQUOT"]);
+
 export class StationLock {
-  private constructor(private readonly file: string, readonly tookOverFrom?: number) {}
+  /** `problem`: why the station runs without a lock (the disk is full). */
+  private constructor(private readonly file: string, readonly tookOverFrom?: number, readonly problem?: string) {}
 
   static acquire(dir: string, station: string): StationLock {
     mkdirSync(dir, { recursive: true });
@@ -41,8 +46,17 @@ export class StationLock {
         writeFileSync(file, `${process.pid}\n`, { flag: "wx" });
         return new StationLock(file, stale);
       } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code ?? "";
+        if (DISK_FULL.has(code)) {
+          try {
+            unlinkSync(file); // created, but empty: it would read as stale anyway
+          } catch {
+            // Not created at all.
+          }
+          return new StationLock(file, stale, `cannot write the station's lock ${file} (${code})`);
+        }
         // A second EEXIST after removing a stale file: another daemon took it in between.
-        if ((err as NodeJS.ErrnoException).code !== "EEXIST" || stale !== undefined) throw err;
+        if (code !== "EEXIST" || stale !== undefined) throw err;
       }
       const holder = holderOf(file);
       if (holder.alive) {

@@ -179,6 +179,8 @@ describe("inspector run", () => {
     expect(status).toMatchObject({ state: "degraded" });
     expect(String(status.reason)).toMatch(/cannot write the verdict spool .*fulldisk\.spool\.jsonl/);
     expect(daemon.logs.filter((l) => /cannot write the verdict spool/.test(String(l.msg)))).toHaveLength(1);
+    // Nor could it write its lock: it runs without one rather than not at all, and says so.
+    expect(daemon.logs.some((l) => /cannot write the station's lock .*EFBIG.*would not be stopped/.test(String(l.msg)))).toBe(true);
     daemon.child.kill("SIGTERM");
     expect(await daemon.exited).toBe(0);
     expect(daemon.logs.at(-1)).toMatchObject({ msg: "stopped", delivered: ids.length, spooled: 0 });
