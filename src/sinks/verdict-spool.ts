@@ -76,19 +76,8 @@ export class VerdictSpool {
       }
       start = end;
     }
-    // Leave the files consistent before anything new is appended. A full disk (a restart while it
-    // was) is no reason not to start: the verdicts go on in memory, as while running (see append).
-    try {
-      if (this.pending.length === 0) {
-        ftruncateSync(this.fd, 0);
-        this.size = 0;
-        this.writeOffset(0);
-      } else {
-        this.writeOffset(Math.min(offset, complete));
-      }
-    } catch (err) {
-      this.refused(err);
-    }
+    // Leave the files consistent before anything new is appended.
+    this.recordProgress(Math.min(offset, complete));
     return { pending: this.pending.length, tornBytes, unreadable };
   }
 
@@ -143,6 +132,16 @@ export class VerdictSpool {
     const entry = this.pending.shift();
     if (!entry) return;
     if (entry.inMemoryOnly) this.inMemoryOnly--;
+    this.recordProgress(entry.end);
+  }
+
+  /**
+   * Records where the first pending verdict starts, or empties the files when none is. A disk that
+   * refuses is reported, not thrown: at a start (a restart on a full disk) the verdicts go on in
+   * memory as while running; after a delivery, a next start that reads the old offset sends that
+   * verdict again (a duplicate, as QoS 1 allows).
+   */
+  private recordProgress(firstPending: number): void {
     try {
       if (this.pending.length === 0) {
         // Empty the file first: a crash before the offset is rewritten leaves an offset past the end, read as "nothing pending".
@@ -150,10 +149,9 @@ export class VerdictSpool {
         this.size = 0;
         this.writeOffset(0);
       } else {
-        this.writeOffset(entry.end);
+        this.writeOffset(firstPending);
       }
     } catch (err) {
-      // Delivered all the same: a next start that reads the old offset sends it again (a duplicate, as QoS 1 allows).
       this.refused(err);
     }
   }
