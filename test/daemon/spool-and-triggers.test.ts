@@ -1,5 +1,6 @@
 // The pieces that decide whether a verdict is lost: the on-disk spool across restarts and torn
 // writes, the trigger payload rules, and the bounded queue that answers BUSY instead of growing.
+import { spawnSync } from "node:child_process";
 import { appendFileSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -10,6 +11,7 @@ import { describe, expect, it } from "vitest";
 import { boundedOrderedMap } from "../../src/pipeline/bounded-queue.js";
 import { VerdictSpool } from "../../src/sinks/verdict-spool.js";
 import { parseTriggerPayload } from "../../src/triggers/trigger-payload.js";
+import { REPO } from "../helpers/python.js";
 
 const message = (n: number) => ({ topic: "t/verdict", payload: JSON.stringify({ seq: n }) });
 
@@ -30,6 +32,56 @@ describe("verdict spool", () => {
     expect(seqs).toEqual([2, 3, 4]);
     expect(statSync(path.join(dir, "s.spool.jsonl")).size).toBe(0);
     again.close();
+  });
+
+  it("keeps the verdicts a disk refuses in memory, in their place, and records only what it wrote (ulimit -f: EFBIG)", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "inspector-spool-"));
+    // In a process of its own, whose files may not grow past 2 KB: about a dozen of these lines.
+    const script = `
+      import { VerdictSpool } from ${JSON.stringify(path.join(REPO, "dist", "sinks", "verdict-spool.js"))};
+      const dir = process.argv[1];
+      const message = (n) => ({ topic: "t/verdict", payload: JSON.stringify({ seq: n, pad: "x".repeat(100) }) });
+      const seqOf = (spool) => JSON.parse(spool.peek().payload).seq;
+      const deliver = (spool, count) => Array.from({ length: count }, () => { const n = seqOf(spool); spool.acknowledge(); return n; });
+      const report = {};
+      // 1. Twenty verdicts, three delivered, then a restart: only what reached the disk comes back.
+      let spool = new VerdictSpool(dir + "/a", "s");
+      for (let n = 1; n <= 20; n++) spool.append(message(n));
+      report.inMemory = spool.inMemoryOnly;
+      report.firstThree = deliver(spool, 3);
+      spool.close();
+      spool = new VerdictSpool(dir + "/a", "s");
+      report.recovered = deliver(spool, spool.length);
+      spool.close();
+      // 2. Twenty verdicts, all delivered in order; the file emptied, the disk takes lines again.
+      spool = new VerdictSpool(dir + "/b", "s");
+      const events = [];
+      spool.onDiskProblem = (problem) => events.push(problem);
+      for (let n = 1; n <= 20; n++) spool.append(message(n));
+      report.delivered = deliver(spool, 20);
+      spool.append(message(21));
+      report.events = events;
+      report.inMemoryAfter = spool.inMemoryOnly;
+      spool.close();
+      spool = new VerdictSpool(dir + "/b", "s");
+      report.afterRestart = deliver(spool, spool.length);
+      console.log(JSON.stringify(report));
+    `;
+    const run = spawnSync("bash", ["-c", `ulimit -f 2 && exec "$0" --input-type=module -e "$1" "$2"`, process.execPath, script, dir],
+      { encoding: "utf8" });
+    expect(run.status, run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout) as Record<string, unknown>;
+    const written = 20 - (report.inMemory as number);
+    expect(written).toBeGreaterThan(3);
+    expect(written).toBeLessThan(20);
+    expect(report.firstThree).toEqual([1, 2, 3]);
+    // Refused ones were kept in memory only: lost in a restart, and never half written.
+    expect(report.recovered).toEqual(Array.from({ length: written - 3 }, (_, i) => i + 4));
+    expect(report.delivered).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    // The line at the limit is written in part (a short write, as on a full disk): "the disk is full".
+    expect(report.events).toEqual([expect.stringMatching(/cannot write the verdict spool .*s\.spool\.jsonl: (the disk is full|EFBIG)/), null]);
+    expect(report.inMemoryAfter).toBe(0);
+    expect(report.afterRestart).toEqual([21]);
   });
 
   it("cuts off a torn last line and keeps the complete ones", () => {
