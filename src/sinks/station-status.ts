@@ -35,10 +35,6 @@ export class StationStatus {
     client.on("connect", () => this.publish());
   }
 
-  get state(): StationState {
-    return this.payload.state;
-  }
-
   problem(part: string): string | undefined {
     return this.problems.get(part);
   }
