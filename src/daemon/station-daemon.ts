@@ -101,7 +101,10 @@ export class StationDaemon {
     if (this.lock.tookOverFrom !== undefined) {
       log.info({ stateDir: config.stateDir, pid: this.lock.tookOverFrom }, "took over the station's lock from a process that is gone");
     }
-    if (this.lock.problem) log.warn({ stateDir: config.stateDir }, `${this.lock.problem}: a second daemon for this station would not be stopped`);
+    if (this.lock.problem) {
+      log.warn({ stateDir: config.stateDir }, `${this.lock.problem}: a second daemon for this station would not be stopped. ` +
+        `Free space in ${config.stateDir} and restart`);
+    }
     const runner = this.runner = await this.openBundle();
     if (this.stopping) return;
     log.info({ bundle: pipeline.bundle, calibration: runner.bundle.calibrationId }, runner.describe());
@@ -126,7 +129,8 @@ export class StationDaemon {
       url, protocolVersion, clientId: config.mqtt.clientId ?? `inspector-${pipeline.station}-${randomBytes(3).toString("hex")}`,
       willTopic: topics.status, willPayload: offlinePayload(facts, "connection lost"),
     }, log);
-    this.spool = stateDirUse(config.stateDir, () => new VerdictSpool(config.stateDir, pipeline.station));
+    // Before the spool: a full disk found while it opens already makes the station degraded.
+    const status = this.status = new StationStatus(this.client, topics.status, facts);
     const spoolProblem = (problem: string | null) => {
       if (problem) {
         log.error({ stateDir: config.stateDir }, `${problem}: verdicts are kept in memory until it takes them again, and lost ` +
@@ -134,17 +138,15 @@ export class StationDaemon {
       } else {
         log.info({ stateDir: config.stateDir }, "the verdict spool is written to disk again");
       }
-      this.status?.setProblem("spool", problem);
+      status.setProblem("spool", problem);
     };
-    this.spool.onDiskProblem = spoolProblem;
+    this.spool = stateDirUse(config.stateDir, () => new VerdictSpool(config.stateDir, pipeline.station, spoolProblem));
     const recovered = this.spool.recovered;
     if (recovered.pending || recovered.tornBytes || recovered.unreadable) {
       log.warn({ ...recovered, stateDir: config.stateDir }, `${recovered.pending} undelivered verdict(s) from an earlier run will be delivered first`);
     }
     this.publisher = new VerdictPublisher(this.client, this.spool, topics.verdict, config.mqtt.maxHeatmapBytes, log);
     this.publisher.onAcknowledged = this.options.onAcknowledged;
-    this.status = new StationStatus(this.client, topics.status, facts);
-    if (this.spool.problem) spoolProblem(this.spool.problem);
 
     // Give the broker a moment before the first part, so that a normal start loses no heatmap;
     // a broker that stays away does not hold the station up (verdicts are spooled).

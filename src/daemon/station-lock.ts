@@ -33,6 +33,24 @@ function holderOf(file: string): { pid: number; alive: boolean } {
 
 const DISK_FULL = new Set(["ENOSPC", "EFBIG", "EDQUOT"]);
 
+/** Creates the pid file: "created", "exists", or why a full disk would not let it be written. */
+function create(file: string): "created" | "exists" | { diskFull: string } {
+  try {
+    writeFileSync(file, `${process.pid}\n`, { flag: "wx" });
+    return "created";
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? "";
+    if (code === "EEXIST") return "exists";
+    if (!DISK_FULL.has(code)) throw err;
+    try {
+      unlinkSync(file); // created but empty: it would read as stale anyway
+    } catch {
+      // Not created at all.
+    }
+    return { diskFull: `cannot write the station's lock ${file} (${code})` };
+  }
+}
+
 export class StationLock {
   /** `problem`: why the station runs without a lock (the disk is full). */
   private constructor(private readonly file: string, readonly tookOverFrom?: number, readonly problem?: string) {}
@@ -40,24 +58,9 @@ export class StationLock {
   static acquire(dir: string, station: string): StationLock {
     mkdirSync(dir, { recursive: true });
     const file = path.join(dir, `${station}.pid`);
+    let created = create(file);
     let stale: number | undefined;
-    for (;;) {
-      try {
-        writeFileSync(file, `${process.pid}\n`, { flag: "wx" });
-        return new StationLock(file, stale);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code ?? "";
-        if (DISK_FULL.has(code)) {
-          try {
-            unlinkSync(file); // created, but empty: it would read as stale anyway
-          } catch {
-            // Not created at all.
-          }
-          return new StationLock(file, stale, `cannot write the station's lock ${file} (${code})`);
-        }
-        // A second EEXIST after removing a stale file: another daemon took it in between.
-        if (code !== "EEXIST" || stale !== undefined) throw err;
-      }
+    if (created === "exists") {
       const holder = holderOf(file);
       if (holder.alive) {
         throw new ConfigError(`station ${station} is already running (pid ${holder.pid}) with its verdict spool in ${dir}: one ` +
@@ -65,7 +68,12 @@ export class StationLock {
       }
       stale = holder.pid;
       unlinkSync(file);
+      created = create(file);
+      if (created === "exists") {
+        throw new ConfigError(`station ${station}: another daemon took its lock ${file} as this one started. Stop one of them.`);
+      }
     }
+    return new StationLock(file, stale, created === "created" ? undefined : created.diskFull);
   }
 
   release(): void {

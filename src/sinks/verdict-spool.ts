@@ -39,13 +39,13 @@ export class VerdictSpool {
   private readonly file: string;
   /** Why the disk refused the last write, while it does. */
   private diskProblem: string | null = null;
-  /** Pending verdicts the disk refused: they live in this process only. */
-  inMemoryOnly = 0;
-  /** Called with a reason when the disk starts refusing writes, and with null when it takes them again. */
-  onDiskProblem?: (problem: string | null) => void;
   readonly recovered: SpoolRecovery;
 
-  constructor(dir: string, name: string) {
+  /**
+   * `onDiskProblem` is called with a reason when the disk starts refusing writes (already while
+   * the spool is opened, on a full disk), and with null when it takes them again.
+   */
+  constructor(dir: string, name: string, private readonly onDiskProblem?: (problem: string | null) => void) {
     mkdirSync(dir, { recursive: true });
     const file = this.file = path.join(dir, `${name}.spool.jsonl`);
     this.offsetFile = path.join(dir, `${name}.spool.offset`);
@@ -81,13 +81,13 @@ export class VerdictSpool {
     return { pending: this.pending.length, tornBytes, unreadable };
   }
 
-  /** Why the disk refuses writes, or null while it takes them. */
-  get problem(): string | null {
-    return this.diskProblem;
-  }
-
   get length(): number {
     return this.pending.length;
+  }
+
+  /** Pending verdicts the disk refused: they live in this process only. */
+  get inMemoryOnly(): number {
+    return this.pending.filter((entry) => entry.inMemoryOnly).length;
   }
 
   append(message: SpooledMessage): void {
@@ -101,7 +101,6 @@ export class VerdictSpool {
       }
     } catch (err) {
       this.refused(err);
-      this.inMemoryOnly++;
       this.pending.push({ end: this.size, message, inMemoryOnly: true });
       return;
     }
@@ -131,7 +130,6 @@ export class VerdictSpool {
   acknowledge(): void {
     const entry = this.pending.shift();
     if (!entry) return;
-    if (entry.inMemoryOnly) this.inMemoryOnly--;
     this.recordProgress(entry.end);
   }
 

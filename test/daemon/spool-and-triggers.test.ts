@@ -54,9 +54,8 @@ describe("verdict spool", () => {
       report.recovered = deliver(spool, spool.length);
       spool.close();
       // 2. Twenty verdicts, all delivered in order; the file emptied, the disk takes lines again.
-      spool = new VerdictSpool(dir + "/b", "s");
       const events = [];
-      spool.onDiskProblem = (problem) => events.push(problem);
+      spool = new VerdictSpool(dir + "/b", "s", (problem) => events.push(problem));
       for (let n = 1; n <= 20; n++) spool.append(message(n));
       report.delivered = deliver(spool, 20);
       spool.append(message(21));
