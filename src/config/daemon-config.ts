@@ -37,6 +37,7 @@ export const daemonConfigSchema = z.strictObject({
     }).prefault({}),
     /** Heatmaps larger than this are shrunk until they fit (mosquitto's default packet limit is 2 MB). */
     maxHeatmapBytes: z.number().int().min(1024).max(256 * 1024 * 1024).default(512 * 1024),
+    maxInflight: z.number().int().min(1).max(65535).default(20),
   }).prefault({}),
   /** Folders pipelines may read bundles, images and videos from; null: anywhere (src/config/allowed-paths.ts). */
   allowedPaths: z.array(z.string().min(1, "give a folder")).nullable().default(null),

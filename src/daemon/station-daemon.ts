@@ -145,7 +145,8 @@ export class StationDaemon {
     if (recovered.pending || recovered.tornBytes || recovered.unreadable) {
       log.warn({ ...recovered, stateDir: config.stateDir }, `${recovered.pending} undelivered verdict(s) from an earlier run will be delivered first`);
     }
-    this.publisher = new VerdictPublisher(this.client, this.spool, topics.verdict, config.mqtt.maxHeatmapBytes, log);
+    this.publisher = new VerdictPublisher(this.client, this.spool, topics.verdict,
+      { maxHeatmapBytes: config.mqtt.maxHeatmapBytes, maxInflight: config.mqtt.maxInflight }, log);
     this.publisher.onAcknowledged = this.options.onAcknowledged;
 
     // Give the broker a moment before the first part, so that a normal start loses no heatmap;

@@ -122,8 +122,9 @@ export class VerdictSpool {
     this.onDiskProblem?.(null);
   }
 
-  peek(): SpooledMessage | undefined {
-    return this.pending[0]?.message;
+  /** The pending message at `index` (0: the first, the next to be acknowledged). */
+  peek(index = 0): SpooledMessage | undefined {
+    return this.pending[index]?.message;
   }
 
   /** The first pending message was delivered. */
