@@ -140,7 +140,7 @@ export class StationDaemon {
       }
       status.setProblem("spool", problem);
     };
-    this.spool = stateDirUse(config.stateDir, () => new VerdictSpool(config.stateDir, pipeline.station, spoolProblem));
+    this.spool = stateDirUse(config.stateDir, () => new VerdictSpool(config.stateDir, pipeline.station, { onDiskProblem: spoolProblem }));
     const recovered = this.spool.recovered;
     if (recovered.pending || recovered.tornBytes || recovered.unreadable) {
       log.warn({ ...recovered, stateDir: config.stateDir }, `${recovered.pending} undelivered verdict(s) from an earlier run will be delivered first`);
@@ -282,9 +282,9 @@ export class StationDaemon {
     return this.finished;
   }
 
-  get stats(): StationCounters & { delivered: number; spooled: number; heatmapsSkipped: number } {
+  get stats(): StationCounters & { delivered: number; spooled: number; lost: number; heatmapsSkipped: number } {
     return { ...this.counters, delivered: this.publisher?.delivered ?? 0,
-      spooled: (this.spool?.length ?? 0) - (this.spool?.inMemoryOnly ?? 0),
+      spooled: (this.spool?.length ?? 0) - (this.spool?.inMemoryOnly ?? 0), lost: this.spool?.lost ?? 0,
       heatmapsSkipped: this.publisher?.heatmapsSkipped ?? 0 };
   }
 
@@ -323,6 +323,10 @@ export class StationDaemon {
     if (this.spool?.inMemoryOnly) {
       log.error({ lost: this.spool.inMemoryOnly, stateDir: this.options.config.stateDir },
         `${this.spool.inMemoryOnly} verdict(s) the disk refused and the broker did not take are lost`);
+    }
+    if (this.spool?.lost) {
+      log.error({ lost: this.spool.lost, stateDir: this.options.config.stateDir },
+        `${this.spool.lost} verdict(s) were lost while running: the disk refused them and memory held its most`);
     }
     this.spool?.close();
     this.lock?.release();

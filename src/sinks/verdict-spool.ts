@@ -5,7 +5,9 @@
 // writing it) is cut off at the next start. The file is emptied whenever everything is delivered.
 // A disk that refuses a write (full, read-only, failing) does not stop the station: the verdict is
 // kept in memory in its place in the queue, still delivered in order, and lost only if the process
-// ends first; onDiskProblem says when that starts and ends.
+// ends first; onDiskProblem says when that starts and ends. Memory is not endless either: past
+// maxInMemory such verdicts (a full disk and a broker away for a long time) new ones are counted
+// as lost and not kept, rather than the process growing until the kernel kills it and all of them.
 import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
 import path from "node:path";
 
@@ -30,6 +32,19 @@ export interface SpoolRecovery {
 /** Enough for any file size (2^53). */
 const OFFSET_DIGITS = 16;
 
+/** About 1 KB each in memory: some 100–150 MB, and a day of a part every second. */
+export const MAX_IN_MEMORY = 100_000;
+
+export interface SpoolOptions {
+  /**
+   * Called with a reason when the disk starts refusing writes (already while the spool is opened,
+   * on a full disk), with another when verdicts start being lost over maxInMemory, and with null
+   * when the disk takes writes again.
+   */
+  onDiskProblem?: (problem: string | null) => void;
+  maxInMemory?: number;
+}
+
 export class VerdictSpool {
   private readonly pending: Entry[] = [];
   private readonly fd: number;
@@ -39,13 +54,17 @@ export class VerdictSpool {
   private readonly file: string;
   /** Why the disk refused the last write, while it does. */
   private diskProblem: string | null = null;
+  private inMemory = 0;
+  /** Verdicts neither the disk nor memory could keep (over maxInMemory). */
+  lost = 0;
+  private losing = false;
+  private readonly onDiskProblem?: (problem: string | null) => void;
+  private readonly maxInMemory: number;
   readonly recovered: SpoolRecovery;
 
-  /**
-   * `onDiskProblem` is called with a reason when the disk starts refusing writes (already while
-   * the spool is opened, on a full disk), and with null when it takes them again.
-   */
-  constructor(dir: string, name: string, private readonly onDiskProblem?: (problem: string | null) => void) {
+  constructor(dir: string, name: string, options: SpoolOptions = {}) {
+    this.onDiskProblem = options.onDiskProblem;
+    this.maxInMemory = options.maxInMemory ?? MAX_IN_MEMORY;
     mkdirSync(dir, { recursive: true });
     const file = this.file = path.join(dir, `${name}.spool.jsonl`);
     this.offsetFile = path.join(dir, `${name}.spool.offset`);
@@ -87,7 +106,7 @@ export class VerdictSpool {
 
   /** Pending verdicts the disk refused: they live in this process only. */
   get inMemoryOnly(): number {
-    return this.pending.filter((entry) => entry.inMemoryOnly).length;
+    return this.inMemory;
   }
 
   append(message: SpooledMessage): void {
@@ -101,12 +120,27 @@ export class VerdictSpool {
       }
     } catch (err) {
       this.refused(err);
-      this.pending.push({ end: this.size, message, inMemoryOnly: true });
+      this.keepInMemory(message);
       return;
     }
     this.size += line.length;
     this.pending.push({ end: this.size, message, inMemoryOnly: false });
     this.taken();
+  }
+
+  private keepInMemory(message: SpooledMessage): void {
+    const full = this.inMemory >= this.maxInMemory;
+    if (full !== this.losing) {
+      this.losing = full;
+      this.onDiskProblem?.(full ? `${this.diskProblem}; ${this.maxInMemory} verdicts kept in memory, newer ones are lost ` +
+        "until the broker takes some" : this.diskProblem);
+    }
+    if (full) {
+      this.lost++;
+      return;
+    }
+    this.pending.push({ end: this.size, message, inMemoryOnly: true });
+    this.inMemory++;
   }
 
   private refused(err: unknown): void {
@@ -119,6 +153,7 @@ export class VerdictSpool {
   private taken(): void {
     if (this.diskProblem === null) return;
     this.diskProblem = null;
+    this.losing = false;
     this.onDiskProblem?.(null);
   }
 
@@ -131,6 +166,7 @@ export class VerdictSpool {
   acknowledge(): void {
     const entry = this.pending.shift();
     if (!entry) return;
+    if (entry.inMemoryOnly) this.inMemory--;
     this.recordProgress(entry.end);
   }
 

@@ -55,7 +55,7 @@ describe("verdict spool", () => {
       spool.close();
       // 2. Twenty verdicts, all delivered in order; the file emptied, the disk takes lines again.
       const events = [];
-      spool = new VerdictSpool(dir + "/b", "s", (problem) => events.push(problem));
+      spool = new VerdictSpool(dir + "/b", "s", { onDiskProblem: (problem) => events.push(problem) });
       for (let n = 1; n <= 20; n++) spool.append(message(n));
       report.delivered = deliver(spool, 20);
       spool.append(message(21));
@@ -81,6 +81,36 @@ describe("verdict spool", () => {
     expect(report.events).toEqual([expect.stringMatching(/cannot write the verdict spool .*s\.spool\.jsonl: (the disk is full|EFBIG)/), null]);
     expect(report.inMemoryAfter).toBe(0);
     expect(report.afterRestart).toEqual([21]);
+  });
+
+  it("keeps at most maxInMemory refused verdicts: newer ones are counted as lost and said once, not kept until memory runs out", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "inspector-spool-"));
+    // A process whose files may not grow at all: every line is refused (EFBIG), as on a full disk.
+    const script = `
+      import { VerdictSpool } from ${JSON.stringify(path.join(REPO, "dist", "sinks", "verdict-spool.js"))};
+      const message = (n) => ({ topic: "t/verdict", payload: JSON.stringify({ seq: n }) });
+      const seqOf = (spool) => JSON.parse(spool.peek().payload).seq;
+      const deliver = (spool, count) => Array.from({ length: count }, () => { const n = seqOf(spool); spool.acknowledge(); return n; });
+      const events = [];
+      const spool = new VerdictSpool(process.argv[1], "s", { onDiskProblem: (problem) => events.push(problem), maxInMemory: 5 });
+      for (let n = 1; n <= 8; n++) spool.append(message(n));
+      const report = { kept: spool.length, inMemory: spool.inMemoryOnly, lost: spool.lost, first: deliver(spool, 2) };
+      for (let n = 9; n <= 11; n++) spool.append(message(n));
+      Object.assign(report, { rest: deliver(spool, spool.length), lostAfter: spool.lost, inMemoryAfter: spool.inMemoryOnly, events });
+      console.log(JSON.stringify(report));
+    `;
+    const run = spawnSync("bash", ["-c", `ulimit -f 0 && exec "$0" --input-type=module -e "$1" "$2"`, process.execPath, script, dir],
+      { encoding: "utf8" });
+    expect(run.status, run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout) as Record<string, unknown>;
+    // Five kept, in order; 6–8 lost; two delivered make room for two of 9–11, and 11 is lost too.
+    expect(report).toMatchObject({ kept: 5, inMemory: 5, lost: 3, first: [1, 2], rest: [3, 4, 5, 9, 10], lostAfter: 4, inMemoryAfter: 0 });
+    expect(report.events).toEqual([
+      expect.stringMatching(/cannot write the verdict spool/),
+      expect.stringMatching(/5 verdicts kept in memory, newer ones are lost/),
+      expect.stringMatching(/^cannot write the verdict spool [^;]*$/), // room again: only the disk's problem
+      expect.stringMatching(/newer ones are lost/),
+    ]);
   });
 
   it("cuts off a torn last line and keeps the complete ones", () => {
