@@ -54,6 +54,7 @@ export class VerdictSpool {
   private readonly file: string;
   /** Why the disk refused the last write, while it does. */
   private diskProblem: string | null = null;
+  /** Pending entries with inMemoryOnly, counted: compared with maxInMemory on every refused append. */
   private inMemory = 0;
   /** Verdicts neither the disk nor memory could keep (over maxInMemory). */
   lost = 0;
