@@ -17,6 +17,27 @@ function reasonOf(err: unknown): string {
   return text && text !== "undefined" ? text : "OpenCV could not open it (see the OpenCV lines on stderr)";
 }
 
+/** libavformat's major version in the FFmpeg that OpenCV was built with (59: FFmpeg 5.x); 0 when unknown. */
+const AVFORMAT_MAJOR = Number(/avformat:\s*YES \((\d+)\./.exec(cv.getBuildInformation())?.[1] ?? 0);
+
+/**
+ * FFmpeg capture options (OPENCV_FFMPEG_CAPTURE_OPTIONS, "key;value|key;value") with a socket
+ * timeout for a network camera. Without one, a camera that accepts the connection and then sends
+ * nothing (hung firmware, a half-dead link) holds `new VideoCapture` for OpenCV's 30 s — on the
+ * event loop: no MQTT, no trigger answered meanwhile — and a read for as long, in one of libuv's
+ * four threads. Options the environment already sets are kept; a timeout given there wins.
+ */
+export function ffmpegCaptureOptions(url: string, timeoutMs: number, given = process.env.OPENCV_FFMPEG_CAPTURE_OPTIONS ?? "",
+  avformatMajor = AVFORMAT_MAJOR): string {
+  const entries = given.split("|").filter((entry) => entry.trim() !== "");
+  if (entries.some((entry) => /^(timeout|stimeout|rw_timeout);/.test(entry.trim()))) return given;
+  // FFmpeg 5 calls the RTSP socket timeout "timeout"; FFmpeg 4 "stimeout" (its RTSP "timeout" means
+  // "listen for the camera to connect"). rw_timeout is FFmpeg's generic I/O timeout (HTTP and others).
+  const rtsp = /^rtsps?:/i.test(url);
+  const key = avformatMajor >= 59 ? "timeout" : rtsp ? "stimeout" : "rw_timeout";
+  return [...entries, `${key};${Math.round(timeoutMs * 1000)}`].join("|");
+}
+
 export class OpencvSource implements FrameSource {
   readonly health$ = new BehaviorSubject<SourceHealth>({ ok: false, reason: "not opened yet" });
   private capture?: Capture;
@@ -43,6 +64,8 @@ export class OpencvSource implements FrameSource {
 
   private construct(): Capture {
     const c = this.config;
+    // OpenCV reads the variable at each open; one station per process, so setting it here is enough.
+    if (c.url !== undefined) process.env.OPENCV_FFMPEG_CAPTURE_OPTIONS = ffmpegCaptureOptions(c.url, c.frameTimeoutMs);
     const capture = c.gstreamer !== undefined ? new cv.VideoCapture(c.gstreamer, cv.CAP_GSTREAMER)
       : new cv.VideoCapture((c.device ?? c.file ?? c.url)!);
     if (c.device !== undefined) {

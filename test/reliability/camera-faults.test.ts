@@ -3,12 +3,14 @@
 // online with real verdicts once the camera is, without a restart.
 import { mkdtempSync } from "node:fs";
 import { createServer, type Server, type ServerResponse } from "node:http";
+import { createServer as createTcpServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
 import { beforeAll, describe, expect, it } from "vitest";
 
 import { cv } from "../../src/preprocess/opencv.js";
+import { ffmpegCaptureOptions } from "../../src/sources/opencv-source.js";
 import { drawPart, seededRandom } from "../../src/sources/synthetic-part.js";
 import { freePort, recorder, startDaemon, waitFor, writeStation } from "../helpers/daemon.js";
 import { calibratedTinyBundle } from "../helpers/python.js";
@@ -126,4 +128,45 @@ describe("camera faults", () => {
     await sub.client.endAsync(true);
     await camera.stop();
   });
+
+  it("gives FFmpeg a socket timeout by the name its version knows, keeping the options the environment sets", () => {
+    expect(ffmpegCaptureOptions("rtsp://cam/1", 2000, "", 59)).toBe("timeout;2000000");
+    expect(ffmpegCaptureOptions("http://cam/v.mjpg", 2000, "", 59)).toBe("timeout;2000000");
+    // FFmpeg 4's RTSP "timeout" would make the capture listen for the camera instead of calling it.
+    expect(ffmpegCaptureOptions("rtsp://cam/1", 2000, "", 58)).toBe("stimeout;2000000");
+    expect(ffmpegCaptureOptions("http://cam/v.mjpg", 2000, "", 58)).toBe("rw_timeout;2000000");
+    expect(ffmpegCaptureOptions("rtsp://cam/1", 500, "rtsp_transport;tcp", 59)).toBe("rtsp_transport;tcp|timeout;500000");
+    expect(ffmpegCaptureOptions("rtsp://cam/1", 500, "rtsp_transport;tcp|stimeout;9000000", 59)).toBe("rtsp_transport;tcp|stimeout;9000000");
+  });
+
+  it("stays responsive while a camera accepts the connection and never answers: each open gives up after frameTimeoutMs", async () => {
+    // Hung firmware or a half-dead link: the TCP connection is accepted, not a byte comes back.
+    // FFmpeg would wait 30 s inside `new VideoCapture`, on the daemon's event loop, at every reconnect.
+    const sockets: Socket[] = [];
+    const silent = createTcpServer((socket) => { sockets.push(socket); socket.on("error", () => undefined); });
+    const cameraPort = await freePort();
+    await new Promise<void>((resolve) => silent.listen(cameraPort, "127.0.0.1", resolve));
+    const started = Date.now();
+    const { daemon, sub, verdicts, status, trigger } = await cameraStation("mute", cameraPort, { frameTimeoutMs: 1000 });
+    const startMs = Date.now() - started;
+    await waitFor(() => status()?.state === "degraded", 10_000, "status degraded");
+    // Reconnects keep coming (every 0.2–0.8 s, each open held up to 1 s): triggers are answered between them.
+    const latencies: number[] = [];
+    for (let n = 1; n <= 5; n++) {
+      const sent = Date.now();
+      expect(await trigger(`M${n}`)).toMatchObject({ partId: `M${n}`, verdict: "ERROR", code: "SOURCE_UNAVAILABLE" });
+      latencies.push(Date.now() - sent);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    console.info(`silent camera: daemon up in ${startMs} ms, ${sockets.length} connection attempts, ` +
+      `trigger → verdict ${latencies.join(", ")} ms`);
+    expect(sockets.length).toBeGreaterThan(1);
+    expect(Math.max(...latencies)).toBeLessThan(3000);
+    daemon.child.kill("SIGTERM");
+    expect(await daemon.exited).toBe(0);
+    expect(verdicts().map((v) => v.partId)).toEqual(["M1", "M2", "M3", "M4", "M5"]);
+    await sub.client.endAsync(true);
+    for (const socket of sockets) socket.destroy();
+    silent.close();
+  }, 120_000);
 });
