@@ -145,8 +145,14 @@ export class StationDaemon {
     if (recovered.pending || recovered.tornBytes || recovered.unreadable) {
       log.warn({ ...recovered, stateDir: config.stateDir }, `${recovered.pending} undelivered verdict(s) from an earlier run will be delivered first`);
     }
-    this.publisher = new VerdictPublisher(this.client, this.spool, topics.verdict,
-      { maxHeatmapBytes: config.mqtt.maxHeatmapBytes, maxInflight: config.mqtt.maxInflight }, log);
+    this.publisher = new VerdictPublisher(this.client, this.spool, topics.verdict, {
+      maxHeatmapBytes: config.mqtt.maxHeatmapBytes, maxInflight: config.mqtt.maxInflight,
+      onRefused: (problem) => {
+        if (problem) log.error({ topic: topics.verdict }, `${problem}: allow the station's client to publish there (the broker's ACL)`);
+        else log.info({ topic: topics.verdict }, "the broker takes verdicts again");
+        status.setProblem("delivery", problem);
+      },
+    }, log);
     this.publisher.onAcknowledged = this.options.onAcknowledged;
 
     // Give the broker a moment before the first part, so that a normal start loses no heatmap;
@@ -316,6 +322,7 @@ export class StationDaemon {
     } catch (err) {
       log.warn({ err: (err as Error).message }, "could not publish the offline status");
     }
+    this.publisher?.close();
     await this.client?.endAsync().catch(() => undefined);
     await this.source?.close();
     await this.runner?.close();

@@ -4,8 +4,13 @@
 // outage would hold the current verdicts back for as long. Order holds: one TCP stream carries them
 // in order, the broker acknowledges QoS 1 in the order received, the spool is acknowledged strictly
 // in order, and after a lost connection mqtt.js sends the unacknowledged ones again, in order,
-// before anything new. Heatmaps go out directly (they are large and only illustrate the verdict)
-// and only while connected.
+// before anything new.
+// The window opens as TCP's slow start does: one in flight on a fresh connection and whenever
+// nothing waits, one more with each acknowledgement while verdicts wait. A broker stopped while
+// verdicts are in flight may have acknowledged some it never passes on (mosquitto 2.0.11 on SIGTERM
+// loses those it is forwarding at that instant: 20 at once with a fixed window of 20, in a test);
+// a line that keeps up then has one in flight, and only a backlog is sent many at a time.
+// Heatmaps go out directly (they are large and only illustrate the verdict) and only while connected.
 import { performance } from "node:perf_hooks";
 
 import type { MqttClient } from "mqtt";
@@ -17,6 +22,15 @@ import { protocolOf } from "./mqtt-connection.js";
 import type { VerdictSpool } from "./verdict-spool.js";
 
 const MAX_SHRINKS = 4;
+/** A verdict the broker refused (an ACL, a quota) is offered again after this long, not at line rate. */
+export const REFUSED_RETRY_MS = 5000;
+
+export interface PublisherOptions {
+  maxHeatmapBytes: number;
+  maxInflight: number;
+  /** Called with a reason when the broker starts refusing verdicts (PUBACK reason code), null when it takes them again. */
+  onRefused?: (problem: string | null) => void;
+}
 
 export class VerdictPublisher {
   private sending = false;
@@ -24,16 +38,24 @@ export class VerdictPublisher {
   delivered = 0;
   heatmapsSkipped = 0;
   private receiveMaximum = Infinity;
+  /** Grows while verdicts wait, back to one when none does and on each new connection. */
+  private congestionWindow = 1;
   /** Sent and not yet acknowledged, oldest first: always the spool's first entries, in its order. */
   private readonly inFlight: { acknowledged: Promise<unknown>; started: number }[] = [];
   /** Called with the time from PUBLISH to PUBACK of each verdict (for `inspector bench`). */
   onAcknowledged?: (ms: number) => void;
 
+  /** Why the broker refused the last verdict offered, while it does. */
+  private refusal: string | null = null;
+  private retry?: NodeJS.Timeout;
+
   constructor(private readonly client: MqttClient, private readonly spool: VerdictSpool, private readonly verdictTopic: string,
-    private readonly limits: { maxHeatmapBytes: number; maxInflight: number }, private readonly log: Logger) {
+    private readonly limits: PublisherOptions, private readonly log: Logger) {
     // Read from the CONNACK itself: "connect" comes only after mqtt.js has sent the unacknowledged ones again.
     client.on("packetreceive", (packet) => {
-      if (packet.cmd === "connack") this.receiveMaximum = packet.properties?.receiveMaximum ?? Infinity;
+      if (packet.cmd !== "connack") return;
+      this.receiveMaximum = packet.properties?.receiveMaximum ?? Infinity;
+      this.congestionWindow = 1;
     });
     client.on("connect", () => void this.flush());
   }
@@ -76,7 +98,7 @@ export class VerdictPublisher {
 
   /** An MQTT 5 broker may allow fewer unacknowledged messages (Receive Maximum); sending more is a protocol error. */
   private window(): number {
-    return Math.min(this.limits.maxInflight, this.receiveMaximum);
+    return Math.min(this.limits.maxInflight, this.receiveMaximum, this.congestionWindow);
   }
 
   /** Sends spooled verdicts not yet sent while the window has room. */
@@ -91,6 +113,7 @@ export class VerdictPublisher {
   }
 
   private async flush(): Promise<void> {
+    if (this.retry) return; // the broker refused the first: it is offered again when the timer says
     if (this.sending) {
       this.fill();
       return;
@@ -106,18 +129,48 @@ export class VerdictPublisher {
         // Only now out of the window: until then the spool still holds it first, where fill() counts it.
         this.inFlight.shift();
         this.spool.acknowledge();
+        this.congestionWindow = this.spool.length > this.inFlight.length ? Math.min(this.congestionWindow + 1, this.limits.maxInflight) : 1;
         this.onAcknowledged?.(performance.now() - oldest.started);
         this.delivered++;
+        if (this.refusal !== null) {
+          this.refusal = null;
+          this.limits.onRefused?.(null);
+        }
       }
     } catch (err) {
       // Still spooled, with any sent after it: sent again (QoS 1 allows duplicates, recognisable by part
-      // id and seq) on the next connect. mqtt.js fails only those it had not sent yet, so none after it got through.
-      this.log.debug({ err: (err as Error).message }, "verdict delivery interrupted");
+      // id and seq). A lost connection fails only those mqtt.js had not sent yet, so none after it got
+      // through; a refusal may have been followed by acceptances, which then arrive twice and before it.
+      const code = (err as { code?: unknown }).code;
+      if (typeof code === "number" && code >= 0x80) this.refused((err as Error).message, code);
+      else this.log.debug({ err: (err as Error).message }, "verdict delivery interrupted");
       this.inFlight.length = 0;
     } finally {
       this.sending = false;
     }
     if (this.spool.length === 0) for (const resolve of this.waiters.splice(0)) resolve();
+  }
+
+  /**
+   * A PUBACK with an error reason code (MQTT 5: not authorized, quota exceeded, …): the verdict is
+   * kept, said once, and offered again later — sending it again at once would only be refused again,
+   * and every verdict after it waits behind it.
+   */
+  private refused(message: string, code: number): void {
+    const problem = `the broker refuses verdicts on ${this.verdictTopic}: ${message.replace(/^Publish error: /, "")} ` +
+      `(MQTT reason code 0x${code.toString(16)}); they stay spooled and are offered again every ${REFUSED_RETRY_MS / 1000} s`;
+    if (this.refusal === null) {
+      this.refusal = problem;
+      this.limits.onRefused?.(problem);
+    }
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      void this.flush();
+    }, REFUSED_RETRY_MS);
+  }
+
+  close(): void {
+    clearTimeout(this.retry);
   }
 
   /** Resolves when every spooled verdict has been acknowledged. */

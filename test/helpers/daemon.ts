@@ -42,6 +42,8 @@ export interface Mosquitto {
   port: number;
   url: string;
   stop(): Promise<void>;
+  /** SIGHUP: mosquitto reads its configuration again, the ACL file among it. */
+  reload(): void;
 }
 
 /**
@@ -62,6 +64,7 @@ export async function startMosquitto(port: number, extraConfig: string[] = [], d
   if (child.exitCode !== null) throw new Error(`mosquitto did not start:\n${log}`);
   return {
     port, url: `mqtt://127.0.0.1:${port}`,
+    reload: () => child.kill("SIGHUP"),
     stop: () => new Promise((resolve) => {
       if (child.exitCode !== null) return resolve();
       child.once("exit", () => resolve());

@@ -1,7 +1,7 @@
 // A broker that goes away mid-run, and a daemon killed with verdicts in its spool: every part
 // still gets exactly one verdict delivered (a QoS 1 duplicate at most, with the same part id and
 // seq), in order, with the timestamps of when it was judged.
-import { mkdtempSync } from "node:fs";
+import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -181,6 +181,44 @@ describe.skipIf(!MOSQUITTO)("broker outage and daemon crash", () => {
     expect(drainMs).toBeGreaterThanOrEqual((Math.ceil(200 / window) - 1) * 2 * ONE_WAY_MS);
     relay.close();
     for (const socket of sockets) socket.destroy();
+    await sub.client.endAsync();
+    await broker.stop();
+  });
+
+  it("keeps the verdicts a broker refuses (its ACL), says why, and delivers them in order once it takes them", async () => {
+    const port = await freePort();
+    const dir = mkdtempSync(path.join(tmpdir(), "inspector-acl-"));
+    // Anonymous clients may read everything and write the station's status, not its verdicts.
+    const acl = path.join(dir, "acl");
+    writeFileSync(acl, "topic read #\ntopic readwrite inspector/acl/status\n");
+    chmodSync(dir, 0o755); // mosquitto started as root reads it as its own user
+    const broker = await startMosquitto(port, [`acl_file ${acl}`]);
+    const sub = await recorder(broker.url, ["inspector/acl/verdict", "inspector/acl/status"]);
+    const status = () => sub.messages.filter((m) => m.topic.endsWith("/status")).at(-1)?.json();
+    const { pipelineFile, configFile } = writeStation(dir,
+      { station: "acl", bundle, source: { type: "synthetic", size: 64 }, trigger: { type: "continuous", minIntervalMs: 100 },
+        heatmap: { enabled: false } },
+      { mqtt: { url: broker.url, reconnectMs: { min: 100, max: 400 } }, stateDir: path.join(dir, "state") });
+    const daemon = startDaemon(pipelineFile, configFile);
+    await waitFor(() => status()?.state === "degraded", 60_000, "status degraded by the refusal");
+    expect(String(status()!.reason)).toMatch(/refuses verdicts on inspector\/acl\/verdict: Not authorized \(MQTT reason code 0x87\)/);
+    const judgedWhileRefused = () => daemon.logs.filter((l) => l.verdict !== undefined).length;
+    await waitFor(() => judgedWhileRefused() >= 20, 60_000, "20 parts judged while refused");
+    expect(sub.messages.filter((m) => m.topic.endsWith("/verdict"))).toEqual([]);
+    // The broker's operator fixes the ACL: the kept verdicts go out, in order, within the retry period.
+    writeFileSync(acl, "topic readwrite #\n");
+    broker.reload();
+    await waitFor(() => status()?.state === "online", 20_000, "status online once the broker takes verdicts");
+    daemon.child.kill("SIGTERM");
+    expect(await daemon.exited, daemon.stderr()).toBe(0);
+    const judged = daemon.logs.filter((l) => l.verdict !== undefined).length;
+    expect(daemon.logs.find((l) => l.msg === "stopped")).toMatchObject({ delivered: judged, spooled: 0 });
+    await waitFor(() => new Set(sub.messages.filter((m) => m.topic.endsWith("/verdict")).map((m) => m.json().seq)).size >= judged,
+      10_000, `${judged} verdicts`);
+    exactlyOnceInOrder(sub.messages.filter((m) => m.topic.endsWith("/verdict")).map((m) => m.payload.toString()), judged);
+    // Said once when it started and once when it ended, not per verdict.
+    expect(daemon.logs.filter((l) => /refuses verdicts/.test(String(l.msg)))).toHaveLength(1);
+    expect(daemon.logs.filter((l) => /takes verdicts again/.test(String(l.msg)))).toHaveLength(1);
     await sub.client.endAsync();
     await broker.stop();
   });
