@@ -34,6 +34,35 @@ function exactlyOnceInOrder(payloads: string[], parts: number, missing: number[]
   return verdicts;
 }
 
+interface RelayConnection {
+  sockets: Socket[];
+  /** Nothing passes either way any more (a pulled cable): the connection stays open. */
+  silent: boolean;
+}
+
+/** A TCP relay to the broker on 127.0.0.1:brokerPort; `pass` forwards each chunk, at once or later. */
+function brokerRelay(brokerPort: number, pass: (forward: () => void) => void = (forward) => forward()) {
+  const connections: RelayConnection[] = [];
+  const server = createServer((inbound) => {
+    const outbound = connect(brokerPort, "127.0.0.1");
+    const connection: RelayConnection = { sockets: [inbound, outbound], silent: false };
+    connections.push(connection);
+    for (const [from, to] of [[inbound, outbound], [outbound, inbound]] as const) {
+      from.on("data", (d) => { if (!connection.silent) pass(() => to.write(d)); });
+      from.on("error", () => undefined);
+      from.on("close", () => to.destroy());
+    }
+  });
+  return {
+    connections,
+    listen: (port = 0) => new Promise<number>((resolve) => server.listen(port, "127.0.0.1", () => resolve((server.address() as { port: number }).port))),
+    close: () => {
+      server.close();
+      for (const socket of connections.flatMap((c) => c.sockets)) socket.destroy();
+    },
+  };
+}
+
 describe.skipIf(!MOSQUITTO)("broker outage and daemon crash", () => {
   it("loses nothing when the broker stops and restarts during a 1,000-part run", async () => {
     const port = await freePort();
@@ -95,20 +124,9 @@ describe.skipIf(!MOSQUITTO)("broker outage and daemon crash", () => {
     const sub = await recorder(broker.url, ["inspector/partition/verdict"]);
     // The daemon reaches the broker through a relay that can turn into a black hole, as a pulled
     // cable or a dead switch port does: the connection stays open and nothing arrives.
-    const connections: { sockets: Socket[]; silent: boolean }[] = [];
-    const relay = createServer((inbound) => {
-      const outbound = connect(port, "127.0.0.1");
-      const connection = { sockets: [inbound, outbound], silent: false };
-      connections.push(connection);
-      inbound.on("data", (d) => { if (!connection.silent) outbound.write(d); });
-      outbound.on("data", (d) => { if (!connection.silent) inbound.write(d); });
-      for (const [a, b] of [[inbound, outbound], [outbound, inbound]] as const) {
-        a.on("error", () => undefined);
-        a.on("close", () => b.destroy());
-      }
-    });
-    await new Promise<void>((resolve) => relay.listen(0, "127.0.0.1", resolve));
-    const relayPort = (relay.address() as { port: number }).port;
+    const relay = brokerRelay(port);
+    const connections = relay.connections;
+    const relayPort = await relay.listen();
     const dir = mkdtempSync(path.join(tmpdir(), "inspector-partition-"));
     const { pipelineFile, configFile } = writeStation(dir,
       { station: "partition", bundle, source: { type: "synthetic", size: 64, count: 120 }, trigger: { type: "continuous", minIntervalMs: 100 },
@@ -128,7 +146,6 @@ describe.skipIf(!MOSQUITTO)("broker outage and daemon crash", () => {
       `${connections.length} connection(s), ${sub.messages.length - 120} QoS 1 duplicate(s)`);
     expect(noticedS).toBeLessThan(5 * 1.5 + 2);
     relay.close();
-    for (const socket of connections.flatMap((c) => c.sockets)) socket.destroy();
     await sub.client.endAsync();
     await broker.stop();
   });
@@ -145,17 +162,7 @@ describe.skipIf(!MOSQUITTO)("broker outage and daemon crash", () => {
     // A broker 50 ms away (25 ms each way, order kept), reachable only once every part is judged:
     // one verdict per round trip would take at least 200 × 50 ms = 10 s to drain the backlog.
     const ONE_WAY_MS = 25;
-    const sockets: Socket[] = [];
-    const relay = createServer((inbound) => {
-      const outbound = connect(port, "127.0.0.1");
-      sockets.push(inbound, outbound);
-      inbound.on("data", (d) => setTimeout(() => outbound.write(d), ONE_WAY_MS));
-      outbound.on("data", (d) => setTimeout(() => inbound.write(d), ONE_WAY_MS));
-      for (const [a, b] of [[inbound, outbound], [outbound, inbound]] as const) {
-        a.on("error", () => undefined);
-        a.on("close", () => b.destroy());
-      }
-    });
+    const relay = brokerRelay(port, (forward) => setTimeout(forward, ONE_WAY_MS));
     const relayPort = await freePort();
     const dir = mkdtempSync(path.join(tmpdir(), "inspector-distant-"));
     const { pipelineFile, configFile } = writeStation(dir,
@@ -163,14 +170,14 @@ describe.skipIf(!MOSQUITTO)("broker outage and daemon crash", () => {
       { mqtt: { url: `mqtt://127.0.0.1:${relayPort}`, reconnectMs: { min: 100, max: 200 } }, stateDir: path.join(dir, "state") });
     const daemon = startDaemon(pipelineFile, configFile);
     await waitFor(() => daemon.logs.filter((l) => l.verdict !== undefined).length >= 200, 120_000, "200 verdicts judged");
-    await new Promise<void>((resolve) => relay.listen(relayPort, "127.0.0.1", resolve));
+    await relay.listen(relayPort);
     expect(await daemon.exited, daemon.stderr()).toBe(0);
     await waitFor(() => sub.messages.length >= 200, 20_000, "200 verdicts");
     exactlyOnceInOrder(sub.messages.map((m) => m.payload.toString()), 200);
     expect(sub.messages).toHaveLength(200);
     expect(daemon.logs.find((l) => l.msg === "stopped")).toMatchObject({ delivered: 200, spooled: 0 });
     // One connection all along: over its limit the broker would have closed it (and QoS 1 sent again).
-    expect(sockets.length / 2).toBe(1);
+    expect(relay.connections).toHaveLength(1);
     const drainMs = arrivals[199] - arrivals[0];
     console.info(`distant broker (${2 * ONE_WAY_MS} ms round trip, broker limit ${brokerLimit ?? "default"}): ` +
       `200 spooled verdicts delivered in ${drainMs} ms`);
@@ -180,7 +187,6 @@ describe.skipIf(!MOSQUITTO)("broker outage and daemon crash", () => {
     const window = brokerLimit ?? 20; // mqtt.maxInflight's default
     expect(drainMs).toBeGreaterThanOrEqual((Math.ceil(200 / window) - 1) * 2 * ONE_WAY_MS);
     relay.close();
-    for (const socket of sockets) socket.destroy();
     await sub.client.endAsync();
     await broker.stop();
   });
