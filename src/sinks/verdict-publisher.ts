@@ -50,7 +50,7 @@ export class VerdictPublisher {
   private retry?: NodeJS.Timeout;
 
   constructor(private readonly client: MqttClient, private readonly spool: VerdictSpool, private readonly verdictTopic: string,
-    private readonly limits: PublisherOptions, private readonly log: Logger) {
+    private readonly options: PublisherOptions, private readonly log: Logger) {
     // Read from the CONNACK itself: "connect" comes only after mqtt.js has sent the unacknowledged ones again.
     client.on("packetreceive", (packet) => {
       if (packet.cmd !== "connack") return;
@@ -86,19 +86,19 @@ export class VerdictPublisher {
   /** Shrinks a heatmap until it fits the size cap; undefined when it cannot. */
   private fitted(data: Buffer, format: "jpeg" | "png"): Buffer | undefined {
     let image = data;
-    for (let i = 0; image.length > this.limits.maxHeatmapBytes && i < MAX_SHRINKS; i++) {
+    for (let i = 0; image.length > this.options.maxHeatmapBytes && i < MAX_SHRINKS; i++) {
       const decoded = cv.imdecode(image);
       const smaller = decoded.resize(Math.max(1, Math.round(decoded.rows / 2)), Math.max(1, Math.round(decoded.cols / 2)));
       image = cv.imencode(format === "png" ? ".png" : ".jpg", smaller);
     }
-    if (image.length <= this.limits.maxHeatmapBytes) return image;
-    this.log.warn({ bytes: data.length, cap: this.limits.maxHeatmapBytes }, "heatmap too large for mqtt.maxHeatmapBytes even shrunk; not sent");
+    if (image.length <= this.options.maxHeatmapBytes) return image;
+    this.log.warn({ bytes: data.length, cap: this.options.maxHeatmapBytes }, "heatmap too large for mqtt.maxHeatmapBytes even shrunk; not sent");
     return undefined;
   }
 
   /** An MQTT 5 broker may allow fewer unacknowledged messages (Receive Maximum); sending more is a protocol error. */
   private window(): number {
-    return Math.min(this.limits.maxInflight, this.receiveMaximum, this.congestionWindow);
+    return Math.min(this.options.maxInflight, this.receiveMaximum, this.congestionWindow);
   }
 
   /** Sends spooled verdicts not yet sent while the window has room. */
@@ -129,12 +129,12 @@ export class VerdictPublisher {
         // Only now out of the window: until then the spool still holds it first, where fill() counts it.
         this.inFlight.shift();
         this.spool.acknowledge();
-        this.congestionWindow = this.spool.length > this.inFlight.length ? Math.min(this.congestionWindow + 1, this.limits.maxInflight) : 1;
+        this.congestionWindow = this.spool.length > this.inFlight.length ? Math.min(this.congestionWindow + 1, this.options.maxInflight) : 1;
         this.onAcknowledged?.(performance.now() - oldest.started);
         this.delivered++;
         if (this.refusal !== null) {
           this.refusal = null;
-          this.limits.onRefused?.(null);
+          this.options.onRefused?.(null);
         }
       }
     } catch (err) {
@@ -161,7 +161,7 @@ export class VerdictPublisher {
       `(MQTT reason code 0x${code.toString(16)}); they stay spooled and are offered again every ${REFUSED_RETRY_MS / 1000} s`;
     if (this.refusal === null) {
       this.refusal = problem;
-      this.limits.onRefused?.(problem);
+      this.options.onRefused?.(problem);
     }
     this.retry = setTimeout(() => {
       this.retry = undefined;
