@@ -46,6 +46,13 @@ export interface Mosquitto {
   reload(): void;
 }
 
+// A test that fails half-way must not leave its daemon or broker running (they would skew every later
+// measurement, and a broker keeps its port).
+const running = new Set<ChildProcess>();
+afterAll(() => {
+  for (const child of running) child.kill("SIGKILL");
+});
+
 /**
  * Debian's mosquitto on 127.0.0.1:port, anonymous; extra lines go into its config. With `dir`,
  * it keeps sessions and queued messages there across restarts (persistence on).
@@ -57,6 +64,8 @@ export async function startMosquitto(port: number, extraConfig: string[] = [], d
   const persistence = persistent ? ["persistence true", `persistence_location ${dir}/`] : ["persistence false"];
   writeFileSync(conf, [`listener ${port} 127.0.0.1`, "allow_anonymous true", ...persistence, ...extraConfig, ""].join("\n"));
   const child = spawn(MOSQUITTO!, ["-c", conf], { stdio: ["ignore", "pipe", "pipe"] });
+  running.add(child);
+  child.once("exit", () => running.delete(child));
   let log = "";
   child.stderr!.on("data", (d) => { log += d; });
   child.stdout!.on("data", (d) => { log += d; });
@@ -81,11 +90,7 @@ export interface DaemonProcess {
   exited: Promise<number | null>;
 }
 
-// A test that fails half-way must not leave its daemon running (it would skew every later measurement).
-const running = new Set<ChildProcess>();
-afterAll(() => {
-  for (const child of running) child.kill("SIGKILL");
-});
+
 
 /** `maxFileKb`: the shell's `ulimit -f` for the daemon, so that its writes fail as on a full disk (EFBIG). */
 export function startDaemon(pipelineFile: string, configFile: string, env: NodeJS.ProcessEnv = {}, maxFileKb?: number): DaemonProcess {
