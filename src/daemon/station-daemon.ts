@@ -24,6 +24,7 @@ import { connectMqtt, protocolOf } from "../sinks/mqtt-connection.js";
 import { offlinePayload, StationStatus, type StatusFacts } from "../sinks/station-status.js";
 import { stationTopics } from "../sinks/topics.js";
 import { VerdictPublisher } from "../sinks/verdict-publisher.js";
+import { TriggerSubscription } from "../triggers/trigger-subscription.js";
 import { VerdictSpool } from "../sinks/verdict-spool.js";
 import { systemdNotifier, type Notifier } from "./sd-notify.js";
 import { StationLock } from "./station-lock.js";
@@ -76,6 +77,7 @@ export class StationDaemon {
   private spool?: VerdictSpool;
   private lock?: StationLock;
   private publisher?: VerdictPublisher;
+  private triggerSubscription?: TriggerSubscription;
   private status?: StationStatus;
   private notifier?: Notifier;
   private watchdog?: NodeJS.Timeout;
@@ -189,9 +191,12 @@ export class StationDaemon {
         filter((m) => m.topic === topics.trigger),
         map((m) => m.payload),
       );
-      client.subscribe(topics.trigger, { qos: 1 }, (err) => {
-        if (err) log.error({ err: err.message, topic: topics.trigger }, "cannot subscribe to the trigger topic");
+      this.triggerSubscription = new TriggerSubscription(client, topics.trigger, (problem) => {
+        if (problem) log.error({ topic: topics.trigger }, `${problem}: allow the station's client to subscribe there (the broker's ACL)`);
+        else log.info({ topic: topics.trigger }, "the broker grants the trigger subscription");
+        this.status!.setProblem("triggers", problem);
       });
+      this.triggerSubscription.start();
       log.info({ topic: topics.trigger, queue: pipeline.trigger.queue }, "waiting for triggers");
     }
 
@@ -323,6 +328,7 @@ export class StationDaemon {
       log.warn({ err: (err as Error).message }, "could not publish the offline status");
     }
     this.publisher?.close();
+    this.triggerSubscription?.close();
     await this.client?.endAsync().catch(() => undefined);
     await this.source?.close();
     await this.runner?.close();

@@ -6,6 +6,7 @@ import { connect, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
+import { Aedes } from "aedes";
 import { beforeAll, describe, expect, it } from "vitest";
 
 import { freePort, MOSQUITTO, recorder, startDaemon, startMosquitto, waitFor, writeStation } from "../helpers/daemon.js";
@@ -227,6 +228,44 @@ describe.skipIf(!MOSQUITTO)("broker outage and daemon crash", () => {
     expect(daemon.logs.filter((l) => /takes verdicts again/.test(String(l.msg)))).toHaveLength(1);
     await sub.client.endAsync();
     await broker.stop();
+  });
+
+  it("says so when the broker refuses the trigger subscription (its ACL), and subscribes once it allows it", async () => {
+    // mosquitto's acl_file grants any subscription and filters at delivery, so this broker is aedes,
+    // refusing the trigger topic (SUBACK 0x80) until its operator allows it.
+    let allowed = false;
+    const broker = await Aedes.createBroker({
+      authorizeSubscribe: (_client, subscription, done) => {
+        // null: a SUBACK saying no (an error would make aedes drop the connection instead).
+        if (subscription.topic === "inspector/subacl/trigger" && !allowed) done(null, null);
+        else done(null, subscription);
+      },
+    });
+    const server = createServer(broker.handle);
+    const port = await new Promise<number>((resolve) => server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port)));
+    const url = `mqtt://127.0.0.1:${port}`;
+    const sub = await recorder(url, ["inspector/subacl/verdict", "inspector/subacl/status"]);
+    const status = () => sub.messages.filter((m) => m.topic.endsWith("/status")).at(-1)?.json();
+    const verdicts = () => sub.messages.filter((m) => m.topic.endsWith("/verdict")).map((m) => m.json());
+    const dir = mkdtempSync(path.join(tmpdir(), "inspector-subacl-"));
+    const { pipelineFile, configFile } = writeStation(dir,
+      { station: "subacl", bundle, source: { type: "synthetic", size: 64 }, trigger: { type: "mqtt" }, heatmap: { enabled: false } },
+      { mqtt: { url }, stateDir: path.join(dir, "state") });
+    const daemon = startDaemon(pipelineFile, configFile);
+    await waitFor(() => status()?.state === "degraded", 60_000, "status degraded by the refused subscription");
+    expect(String(status()!.reason)).toMatch(/refuses the subscription to the trigger topic inspector\/subacl\/trigger: .*\(MQTT reason code 0x80\)/);
+    // The broker's operator allows it: the station subscribes by itself within the retry period, and triggers work.
+    allowed = true;
+    await waitFor(() => status()?.state === "online", 20_000, "status online once subscribed");
+    await sub.client.publishAsync("inspector/subacl/trigger", "S1", { qos: 1 });
+    await waitFor(() => verdicts().length >= 1, 30_000, "the verdict of S1");
+    expect(verdicts().map((v) => v.partId)).toEqual(["S1"]);
+    expect(daemon.logs.filter((l) => /refuses the subscription/.test(String(l.msg)))).toHaveLength(1);
+    expect(daemon.logs.filter((l) => /grants the trigger subscription/.test(String(l.msg)))).toHaveLength(1);
+    daemon.child.kill("SIGTERM");
+    expect(await daemon.exited, daemon.stderr()).toBe(0);
+    await sub.client.endAsync();
+    await new Promise<void>((resolve) => server.close(() => broker.close(() => resolve())));
   });
 
   it("delivers what a killed daemon had spooled when it starts again", async () => {

@@ -1,0 +1,44 @@
+// The station's subscription to its trigger topic. A broker may refuse it (SUBACK failure: its ACL
+// does not let the station's user read there): then no part can ever be triggered, so the station
+// says so (status degraded, one error line) and asks again every few seconds until the broker
+// grants it — a fixed ACL then needs no restart. A subscription lost with the connection is
+// renewed by mqtt.js itself on reconnecting.
+import type { MqttClient } from "mqtt";
+
+/** How long to wait before asking again for a refused subscription. */
+export const SUBSCRIBE_RETRY_MS = 5000;
+
+export class TriggerSubscription {
+  private retry?: NodeJS.Timeout;
+  private refusal: string | null = null;
+  private closed = false;
+
+  /** `onProblem` is called with a reason when the broker refuses, and with null once it grants. */
+  constructor(private readonly client: MqttClient, private readonly topic: string,
+    private readonly onProblem: (problem: string | null) => void) {}
+
+  start(): void {
+    this.client.subscribe(this.topic, { qos: 1 }, (err) => {
+      if (this.closed) return;
+      // mqtt.js passes the SUBACK on, not the failing reason code itself.
+      const code = (err as { packet?: { granted?: number[] } } | null)?.packet?.granted?.find((granted) => (granted & 0x80) !== 0);
+      if (!err) {
+        if (this.refusal !== null) this.onProblem(this.refusal = null);
+        return;
+      }
+      if (code !== undefined) {
+        const problem = `the broker refuses the subscription to the trigger topic ${this.topic}: ` +
+          `${err.message.replace(/^Subscribe error: /, "")} (MQTT reason code 0x${code.toString(16)}); no part can be ` +
+          `triggered until it allows it (asked again every ${SUBSCRIBE_RETRY_MS / 1000} s)`;
+        if (this.refusal === null) this.onProblem(this.refusal = problem);
+      }
+      // Otherwise the connection went before the answer: asked again all the same.
+      this.retry = setTimeout(() => this.start(), SUBSCRIBE_RETRY_MS);
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.retry);
+  }
+}
