@@ -18,6 +18,7 @@ export class TriggerSubscription {
     private readonly onProblem: (problem: string | null) => void) {}
 
   start(): void {
+    if (this.closed) return;
     this.client.subscribe(this.topic, { qos: 1 }, (err) => {
       if (this.closed) return;
       // mqtt.js passes the SUBACK on, not the failing reason code itself.
@@ -31,9 +32,12 @@ export class TriggerSubscription {
           `${err.message.replace(/^Subscribe error: /, "")} (MQTT reason code 0x${code.toString(16)}); no part can be ` +
           `triggered until it allows it (asked again every ${SUBSCRIBE_RETRY_MS / 1000} s)`;
         if (this.refusal === null) this.onProblem(this.refusal = problem);
+        this.retry = setTimeout(() => this.start(), SUBSCRIBE_RETRY_MS);
+        return;
       }
-      // Otherwise the connection went before the answer: asked again all the same.
-      this.retry = setTimeout(() => this.start(), SUBSCRIBE_RETRY_MS);
+      // The connection went before the answer: asked again once it is back (not on a timer, which
+      // would pile subscriptions up in mqtt.js's offline queue through a long outage).
+      this.client.once("connect", () => this.start());
     });
   }
 
