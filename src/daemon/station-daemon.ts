@@ -133,27 +133,24 @@ export class StationDaemon {
     }, log);
     // Before the spool: a full disk found while it opens already makes the station degraded.
     const status = this.status = new StationStatus(this.client, topics.status, facts);
-    const spoolProblem = (problem: string | null) => {
-      if (problem) {
-        log.error({ stateDir: config.stateDir }, `${problem}: verdicts are kept in memory until it takes them again, and lost ` +
-          `if the daemon stops before the broker has them. Free space in ${config.stateDir}`);
-      } else {
-        log.info({ stateDir: config.stateDir }, "the verdict spool is written to disk again");
-      }
-      status.setProblem("spool", problem);
+    /** A part of the station that goes wrong and right again by itself: said once each way, the status in step. */
+    const reporter = (part: string, where: object, fix: string, fixed: string) => (problem: string | null) => {
+      if (problem) log.error(where, `${problem}: ${fix}`);
+      else log.info(where, fixed);
+      status.setProblem(part, problem);
     };
-    this.spool = stateDirUse(config.stateDir, () => new VerdictSpool(config.stateDir, pipeline.station, { onDiskProblem: spoolProblem }));
+    this.spool = stateDirUse(config.stateDir, () => new VerdictSpool(config.stateDir, pipeline.station, {
+      onDiskProblem: reporter("spool", { stateDir: config.stateDir }, `free space in ${config.stateDir}; until then verdicts ` +
+        "live in memory only, lost if the daemon stops before the broker has them", "the verdict spool is written to disk again"),
+    }));
     const recovered = this.spool.recovered;
     if (recovered.pending || recovered.tornBytes || recovered.unreadable) {
       log.warn({ ...recovered, stateDir: config.stateDir }, `${recovered.pending} undelivered verdict(s) from an earlier run will be delivered first`);
     }
     this.publisher = new VerdictPublisher(this.client, this.spool, topics.verdict, {
       maxHeatmapBytes: config.mqtt.maxHeatmapBytes, maxInflight: config.mqtt.maxInflight,
-      onRefused: (problem) => {
-        if (problem) log.error({ topic: topics.verdict }, `${problem}: allow the station's client to publish there (the broker's ACL)`);
-        else log.info({ topic: topics.verdict }, "the broker takes verdicts again");
-        status.setProblem("delivery", problem);
-      },
+      onRefused: reporter("delivery", { topic: topics.verdict }, "allow the station's client to publish there (the broker's ACL)",
+        "the broker takes verdicts again"),
     }, log);
     this.publisher.onAcknowledged = this.options.onAcknowledged;
 
@@ -191,11 +188,8 @@ export class StationDaemon {
         filter((m) => m.topic === topics.trigger),
         map((m) => m.payload),
       );
-      this.triggerSubscription = new TriggerSubscription(client, topics.trigger, (problem) => {
-        if (problem) log.error({ topic: topics.trigger }, `${problem}: allow the station's client to subscribe there (the broker's ACL)`);
-        else log.info({ topic: topics.trigger }, "the broker grants the trigger subscription");
-        this.status!.setProblem("triggers", problem);
-      });
+      this.triggerSubscription = new TriggerSubscription(client, topics.trigger, reporter("triggers", { topic: topics.trigger },
+        "allow the station's client to subscribe there (the broker's ACL)", "the broker grants the trigger subscription"));
       this.triggerSubscription.start();
       log.info({ topic: topics.trigger, queue: pipeline.trigger.queue }, "waiting for triggers");
     }

@@ -29,6 +29,15 @@ export function protocolOf(client: MqttClient): 4 | 5 {
   return client.options.protocolVersion === 5 ? 5 : 4;
 }
 
+/** What the broker refused (an ACL, a quota) is asked for again after this long, not at line rate. */
+export const REFUSAL_RETRY_MS = 5000;
+
+/** "the broker refuses WHAT: Not authorized (MQTT reason code 0x87); CONSEQUENCE", from mqtt.js's error and the code. */
+export function brokerRefusal(what: string, err: Error, code: number, consequence: string): string {
+  return `the broker refuses ${what}: ${err.message.replace(/^(Publish|Subscribe) error: /, "")} ` +
+    `(MQTT reason code 0x${code.toString(16)}); ${consequence} (asked again every ${REFUSAL_RETRY_MS / 1000} s)`;
+}
+
 export function connectMqtt(config: DaemonConfig["mqtt"], settings: ConnectionSettings, log: Logger): MqttClient {
   const tls = config.tls;
   const options: IClientOptions = {

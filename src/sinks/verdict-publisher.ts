@@ -18,12 +18,10 @@ import type { Logger } from "pino";
 
 import { cv } from "../preprocess/opencv.js";
 import type { PartOutcome } from "../pipeline/part.js";
-import { protocolOf } from "./mqtt-connection.js";
+import { brokerRefusal, protocolOf, REFUSAL_RETRY_MS } from "./mqtt-connection.js";
 import type { VerdictSpool } from "./verdict-spool.js";
 
 const MAX_SHRINKS = 4;
-/** A verdict the broker refused (an ACL, a quota) is offered again after this long, not at line rate. */
-export const REFUSED_RETRY_MS = 5000;
 
 export interface PublisherOptions {
   maxHeatmapBytes: number;
@@ -142,7 +140,7 @@ export class VerdictPublisher {
       // id and seq). A lost connection fails only those mqtt.js had not sent yet, so none after it got
       // through; a refusal may have been followed by acceptances, which then arrive twice and before it.
       const code = (err as { code?: unknown }).code;
-      if (typeof code === "number" && code >= 0x80) this.refused((err as Error).message, code);
+      if (typeof code === "number" && code >= 0x80) this.refused(err as Error, code);
       else this.log.debug({ err: (err as Error).message }, "verdict delivery interrupted");
       this.inFlight.length = 0;
     } finally {
@@ -156,9 +154,8 @@ export class VerdictPublisher {
    * kept, said once, and offered again later — sending it again at once would only be refused again,
    * and every verdict after it waits behind it.
    */
-  private refused(message: string, code: number): void {
-    const problem = `the broker refuses verdicts on ${this.verdictTopic}: ${message.replace(/^Publish error: /, "")} ` +
-      `(MQTT reason code 0x${code.toString(16)}); they stay spooled and are offered again every ${REFUSED_RETRY_MS / 1000} s`;
+  private refused(err: Error, code: number): void {
+    const problem = brokerRefusal(`verdicts on ${this.verdictTopic}`, err, code, "they stay spooled");
     if (this.refusal === null) {
       this.refusal = problem;
       this.options.onRefused?.(problem);
@@ -166,7 +163,7 @@ export class VerdictPublisher {
     this.retry = setTimeout(() => {
       this.retry = undefined;
       void this.flush();
-    }, REFUSED_RETRY_MS);
+    }, REFUSAL_RETRY_MS);
   }
 
   close(): void {

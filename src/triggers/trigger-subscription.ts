@@ -5,8 +5,7 @@
 // renewed by mqtt.js itself on reconnecting.
 import type { MqttClient } from "mqtt";
 
-/** How long to wait before asking again for a refused subscription. */
-export const SUBSCRIBE_RETRY_MS = 5000;
+import { brokerRefusal, REFUSAL_RETRY_MS } from "../sinks/mqtt-connection.js";
 
 export class TriggerSubscription {
   private retry?: NodeJS.Timeout;
@@ -21,18 +20,18 @@ export class TriggerSubscription {
     if (this.closed) return;
     this.client.subscribe(this.topic, { qos: 1 }, (err) => {
       if (this.closed) return;
-      // mqtt.js passes the SUBACK on, not the failing reason code itself.
-      const code = (err as { packet?: { granted?: number[] } } | null)?.packet?.granted?.find((granted) => (granted & 0x80) !== 0);
       if (!err) {
         if (this.refusal !== null) this.onProblem(this.refusal = null);
         return;
       }
+      // mqtt.js passes the SUBACK on, not the failing reason code itself.
+      const code = (err as { packet?: { granted?: number[] } }).packet?.granted?.find((granted) => (granted & 0x80) !== 0);
       if (code !== undefined) {
-        const problem = `the broker refuses the subscription to the trigger topic ${this.topic}: ` +
-          `${err.message.replace(/^Subscribe error: /, "")} (MQTT reason code 0x${code.toString(16)}); no part can be ` +
-          `triggered until it allows it (asked again every ${SUBSCRIBE_RETRY_MS / 1000} s)`;
-        if (this.refusal === null) this.onProblem(this.refusal = problem);
-        this.retry = setTimeout(() => this.start(), SUBSCRIBE_RETRY_MS);
+        if (this.refusal === null) {
+          this.onProblem(this.refusal = brokerRefusal(`the subscription to the trigger topic ${this.topic}`, err, code,
+            "no part can be triggered until it allows it"));
+        }
+        this.retry = setTimeout(() => this.start(), REFUSAL_RETRY_MS);
         return;
       }
       // The connection went before the answer: asked again once it is back (not on a timer, which
