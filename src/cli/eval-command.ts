@@ -1,4 +1,4 @@
-// `inspector eval --bundle DIR --data DIR [--out DIR] [--save-maps]`
+// `inspector eval --bundle DIR | --maps DIR --data DIR [--out DIR] [--save-maps]`
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
@@ -11,6 +11,7 @@ import { StageProgress } from "./stage-progress.js";
 
 interface EvalCliOptions extends SessionOptionValues {
   bundle?: string;
+  maps?: string;
   data?: string;
   out?: string;
   saveMaps?: boolean;
@@ -21,6 +22,7 @@ export function evalCommand(): Command {
   return new Command("eval")
     .description("measure a bundle on a data set in MVTec AD layout: image AUROC, pixel AUROC, AU-PRO up to 30 % FPR")
     .option("--bundle <dir>", "the bundle to evaluate")
+    .option("--maps <dir>", "evaluate anomaly maps made elsewhere instead: float32 TIFFs as <dir>/<defect>/<name>.tiff (the layout --save-maps writes)")
     .option("--data <dir>", "category folder in MVTec AD layout (test/, ground_truth/, train/good)")
     .option("--out <dir>", "folder for metrics.json (and maps/ with --save-maps)")
     .option("--save-maps", "write every anomaly map as a float32 TIFF under OUT/maps/<defect>/<name>.tiff")
@@ -28,12 +30,12 @@ export function evalCommand(): Command {
     .option("--providers <list>", PROVIDERS_HELP, providerList)
     .option("--threads <n>", "ONNX Runtime threads (0 = every core)", numberIn(0, 1024, true))
     .action(async (options: EvalCliOptions) => {
-      if (!options.bundle) throw new CliError("--bundle DIR is required.");
+      if (!options.bundle === !options.maps) throw new CliError("give --bundle DIR (a bundle makes the maps) or --maps DIR (maps made elsewhere), one of the two.");
       if (!options.data) throw new CliError("--data DIR is required: a category folder in MVTec AD layout.");
       if (options.saveMaps && !options.out) throw new CliError("--save-maps needs --out DIR.");
       const progress = new StageProgress();
       const report = await evaluate({
-        bundleDir: options.bundle, dataDir: options.data, outDir: options.out, saveMaps: Boolean(options.saveMaps),
+        bundleDir: options.bundle, mapsDir: options.maps, dataDir: options.data, outDir: options.out, saveMaps: Boolean(options.saveMaps),
         statisticsImages: options.statisticsImages, session: sessionSettings(options),
         onProgress: (stage, done, total) => progress.update(stage, done, total),
         onLog: (line) => progress.line(line),

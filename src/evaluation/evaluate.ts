@@ -1,6 +1,6 @@
 // `inspector eval`: anomaly maps for every test image of an MVTec-layout data set and the
 // metrics MVTec reports, overall and per defect type (that type's images plus every good one).
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 
@@ -9,7 +9,7 @@ import { scaleStatistics } from "../calibration/scale-statistics.js";
 import { BundleRunner } from "../inference/bundle-runner.js";
 import type { SessionSettings } from "../inference/providers.js";
 import { listImages, readImage, readMask } from "../preprocess/image-files.js";
-import { cv } from "../preprocess/opencv.js";
+import { cv, type Mat } from "../preprocess/opencv.js";
 import { floatsOf } from "../preprocess/preprocess.js";
 import type { Calibration } from "../scoring/calibration-file.js";
 import { anomalyMap, imageScore } from "../scoring/scoring.js";
@@ -17,7 +17,10 @@ import { auPro, auroc, DEFAULT_PRO_LIMIT, type LabelledMap } from "./metrics.js"
 import { listTestImages, type TestImage } from "./mvtec-dataset.js";
 
 export interface EvaluateOptions {
-  bundleDir: string;
+  /** The bundle that makes the maps; or, with `mapsDir`, none: the maps are read from there. */
+  bundleDir?: string;
+  /** Anomaly maps made elsewhere, as float32 TIFFs laid out as --save-maps writes them (<defect>/<name>.tiff). */
+  mapsDir?: string;
   dataDir: string;
   outDir?: string;
   saveMaps: boolean;
@@ -80,23 +83,68 @@ async function statisticsFromTraining(runner: BundleRunner, dataDir: string, cou
   return scaleStatistics(runner, files);
 }
 
-export async function evaluate(options: EvaluateOptions): Promise<EvaluationReport> {
-  const tests = listTestImages(options.dataDir);
+/** Makes (or reads) the anomaly map of one test image, at the image's size or any other. */
+interface MapMaker {
+  describe: string;
+  statisticsFrom: string;
+  provider: string;
+  mapOf(image: TestImage): Promise<Mat>;
+  close(): Promise<void>;
+}
+
+async function bundleMaps(options: EvaluateOptions & { bundleDir: string }): Promise<MapMaker> {
   const runner = await BundleRunner.open(options.bundleDir, { requireCalibration: false, session: options.session });
-  options.onLog?.(runner.describe());
   try {
     const calibration = runner.bundle.calibration;
     const scales = calibration?.scales ?? await statisticsFromTraining(runner, options.dataDir, options.statisticsImages);
     const blurSigma = calibration?.scoring.blur_sigma ?? 0;
+    return {
+      describe: runner.bundle.id,
+      statisticsFrom: calibration ? "calibration.json" : `${options.dataDir}/train/good (bundle not calibrated)`,
+      provider: runner.worker.provider,
+      async mapOf(image) {
+        const frame = readImage(image.file);
+        const { outputs } = await runner.run(frame);
+        return anomalyMap(outputs, runner.bundle.manifest, scales, { roiWidth: frame.cols, roiHeight: frame.rows, blurSigma });
+      },
+      close: () => runner.close(),
+    };
+  } catch (err) {
+    await runner.close();
+    throw err;
+  }
+}
+
+function fileMaps(mapsDir: string): MapMaker {
+  return {
+    describe: `maps from ${path.resolve(mapsDir)}`,
+    statisticsFrom: "the maps as given",
+    provider: "none",
+    async mapOf(image) {
+      const file = path.join(mapsDir, image.defect, `${image.name}.tiff`);
+      if (!existsSync(file)) throw new CliError(`${file}: no anomaly map for ${image.file}. --maps takes a folder laid out as ` +
+        "--save-maps writes one: <defect>/<name>.tiff, float32, one per test image.");
+      const map = cv.imread(file, cv.IMREAD_UNCHANGED);
+      if (map.empty || map.channels !== 1) throw new CliError(`${file}: not a single-channel image; write the map as a float32 TIFF.`);
+      return map.type === cv.CV_32F ? map : map.convertTo(cv.CV_32F);
+    },
+    close: async () => {},
+  };
+}
+
+export async function evaluate(options: EvaluateOptions): Promise<EvaluationReport> {
+  const tests = listTestImages(options.dataDir);
+  if (!options.bundleDir === !options.mapsDir) throw new CliError("give either a bundle or a folder of maps to evaluate, not both or neither.");
+  const maker = options.bundleDir ? await bundleMaps({ ...options, bundleDir: options.bundleDir }) : fileMaps(options.mapsDir!);
+  options.onLog?.(maker.describe);
+  try {
     const scored: Scored[] = [];
     let seconds = 0;
     for (const [index, image] of tests.entries()) {
-      const frame = readImage(image.file);
-      const maskMat = image.maskFile ? readMask(image.maskFile) : cv.Mat.zeros(frame.rows, frame.cols, cv.CV_8U);
       const started = performance.now();
-      const { outputs } = await runner.run(frame);
-      let map = anomalyMap(outputs, runner.bundle.manifest, scales, { roiWidth: frame.cols, roiHeight: frame.rows, blurSigma });
+      let map = await maker.mapOf(image);
       seconds += (performance.now() - started) / 1000;
+      const maskMat = image.maskFile ? readMask(image.maskFile) : cv.Mat.zeros(map.rows, map.cols, cv.CV_8U);
       if (map.cols !== maskMat.cols || map.rows !== maskMat.rows) map = map.resize(maskMat.rows, maskMat.cols, 0, 0, cv.INTER_LINEAR);
       const binary = maskMat.threshold(0, 1, cv.THRESH_BINARY);
       const labels = binary.connectedComponents(8, cv.CV_32S);
@@ -120,14 +168,14 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationRepo
     return {
       overall: metricsOf(scored),
       per_defect: perDefect,
-      bundle: runner.bundle.id,
+      bundle: maker.describe,
       data: path.resolve(options.dataDir),
-      statistics_from: calibration ? "calibration.json" : `${options.dataDir}/train/good (bundle not calibrated)`,
+      statistics_from: maker.statisticsFrom,
       pro_fpr_limit: DEFAULT_PRO_LIMIT,
       seconds_per_image: seconds / tests.length,
-      provider: runner.worker.provider,
+      provider: maker.provider,
     };
   } finally {
-    await runner.close();
+    await maker.close();
   }
 }

@@ -1,7 +1,7 @@
 // A bundle made by the training code in this run goes through calibrate → infer → eval, as a
 // user would run them, with real files, the real ONNX graph and real OpenCV.
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 
 import { beforeAll, describe, expect, it } from "vitest";
@@ -91,5 +91,39 @@ describe("calibrate → infer → eval", () => {
     expect(metrics.overall.images).toBe(12);
     const map = cv.imread(path.join(out, "maps", "scratch", "000.tiff"), cv.IMREAD_UNCHANGED);
     expect([map.cols, map.rows, map.type]).toEqual([96, 96, cv.CV_32F]);
+  });
+
+  it("evaluates maps made elsewhere (--maps): the saved maps give the same metrics, ground truth gives 1", () => {
+    const out = path.join(work, "eval");
+    const again = cli("eval", "--maps", path.join(out, "maps"), "--data", category);
+    expect(again.status, again.stderr).toBe(0);
+    const fromBundle = JSON.parse(readFileSync(path.join(out, "metrics.json"), "utf8"));
+    const fromMaps = JSON.parse(again.stdout);
+    expect(fromMaps.overall).toEqual(fromBundle.overall);
+    expect(fromMaps.per_defect).toEqual(fromBundle.per_defect);
+
+    // The ground-truth masks as maps (good images: zeros) separate perfectly.
+    const perfect = path.join(work, "perfect-maps");
+    for (const defect of readdirSync(path.join(category, "test"))) {
+      mkdirSync(path.join(perfect, defect), { recursive: true });
+      for (const file of readdirSync(path.join(category, "test", defect))) {
+        const name = path.parse(file).name;
+        const image = cv.imread(path.join(category, "test", defect, file));
+        const map = defect === "good" ? new cv.Mat(image.rows, image.cols, cv.CV_32F, 0)
+          : cv.imread(path.join(category, "ground_truth", defect, `${name}_mask.png`), cv.IMREAD_GRAYSCALE).convertTo(cv.CV_32F, 1 / 255);
+        cv.imwrite(path.join(perfect, defect, `${name}.tiff`), map);
+      }
+    }
+    const ideal = JSON.parse(cli("eval", "--maps", perfect, "--data", category).stdout);
+    expect([ideal.overall.image_auroc, ideal.overall.pixel_auroc]).toEqual([1, 1]);
+    expect(ideal.overall.au_pro).toBeCloseTo(1, 12); // the curve's integral, summed in floating point
+
+    rmSync(path.join(perfect, "good", "000.tiff"));
+    const missing = cli("eval", "--maps", perfect, "--data", category);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/good\/000\.tiff: no anomaly map for .*000\.png/);
+    const both = cli("eval", "--maps", perfect, "--bundle", bundle, "--data", category);
+    expect(both.status).toBe(2);
+    expect(both.stderr).toMatch(/--bundle DIR .* or --maps DIR/);
   });
 });

@@ -28,6 +28,16 @@ def positive_int(text: str) -> int:
     return value
 
 
+def fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number above 0 and at most 1, e.g. 0.1")
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{text}: must be above 0 and at most 1")
+    return value
+
+
 class OptionParser(argparse.ArgumentParser):
     """Bad options become a UserError (one line, and a JSON event for `inspector`), not usage text."""
 
@@ -78,6 +88,10 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=float, default=1e-4)
     train.add_argument("--weight-decay", type=float, default=1e-5)
     train.add_argument("--colour", choices=["auto", "gray", "rgb"], default="auto")
+    train.add_argument("--normalisation", choices=["imagenet", "per-image"], default="per-image",
+                       help="input normalisation inside the graph: per-image mean/std (default) or ImageNet's constants")
+    train.add_argument("--hard-fraction", type=fraction, default=1.0,
+                       help="students learn from this share of the worst-regressed positions per step (1 = all)")
     train.add_argument("--min-images", type=positive_int, default=4)
     train.add_argument("--checkpoint-every", type=positive_int, default=1, help="epochs between checkpoints")
     train.add_argument("--opset", type=int, default=13)

@@ -66,7 +66,7 @@ def export_bundle(model: FusedModel, out: Path, size: int, colour: str, training
         "method": "student-teacher (Bergmann et al., CVPR 2020)",
         "input": {"name": INPUT_NAME, "shape": [1, 3, size, size], "dtype": "float32", "layout": "NCHW",
                   "range": [0, 255], "channel_order": "RGB", "colour": colour,
-                  "resize": "bilinear", "normalisation": "inside the graph (ImageNet mean/std)"},
+                  "resize": "bilinear", "normalisation": NORMALISATION_TEXT[model.normalisation]},
         "mode": model.mode,
         "scales": scales,
         "descriptor_size": descriptor,
@@ -77,6 +77,10 @@ def export_bundle(model: FusedModel, out: Path, size: int, colour: str, training
     manifest_path = out / MANIFEST_FILE
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest_path
+
+
+NORMALISATION_TEXT = {"imagenet": "inside the graph (ImageNet mean/std)",
+                      "per-image": "inside the graph (per image: mean 0, std 1 over all pixels)"}
 
 
 def write_reference(bundle: Path, out: Path, seed: int = 0) -> None:
@@ -114,11 +118,14 @@ def reexport(sources: list[Path], out: Path, mode: str, scales: list[int] | None
             raise UserError("SAME_FOLDER", "--out must be a new folder: a source bundle keeps its own graph.")
         manifest = json.loads((source / MANIFEST_FILE).read_text())
         if manifests and (manifest["input"]["shape"] != manifests[0]["input"]["shape"]
-                          or manifest["input"]["colour"] != manifests[0]["input"]["colour"]):
+                          or manifest["input"]["colour"] != manifests[0]["input"]["colour"]
+                          or manifest["input"]["normalisation"] != manifests[0]["input"]["normalisation"]):
             raise UserError("BUNDLES_DIFFER", f"{source}: input {manifest['input']['shape']} {manifest['input']['colour']} "
-                            f"differs from {sources[0]}'s; only bundles with the same input can be fused.")
+                            f"({manifest['input']['normalisation']}) differs from {sources[0]}'s; only bundles with the same input "
+                            "can be fused.")
         manifests.append(manifest)
         model = FusedModel.from_state(checkpoints.load(fused_file))
+        normalisation = model.normalisation
         for p in model.patch_sizes:
             heads.setdefault(p, model.heads[str(p)])
     chosen = scales or sorted(heads)
@@ -126,7 +133,7 @@ def reexport(sources: list[Path], out: Path, mode: str, scales: list[int] | None
     if missing:
         raise UserError("SCALE_NOT_TRAINED", f"{', '.join(map(str, sources))} hold students for "
                         f"p={','.join(map(str, sorted(heads)))}, not p={','.join(map(str, missing))}. Train those scales first.")
-    subset = FusedModel({p: heads[p] for p in chosen}, mode)  # type: ignore[arg-type]
+    subset = FusedModel({p: heads[p] for p in chosen}, mode, normalisation)  # type: ignore[arg-type]
     origin = [{"bundle": str(s), "mode": m["mode"], "scales": [x["patch_size"] for x in m["scales"]]}
               for s, m in zip(sources, manifests)]
     training = {**manifests[0]["training"], "exported_from": origin if len(origin) > 1 else origin[0]}

@@ -6,6 +6,8 @@ Scores: regression error e and predictive variance v per output position.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -44,9 +46,19 @@ def normalise_teacher(teacher_out: torch.Tensor, mean: torch.Tensor, std: torch.
     return (teacher_out - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
 
 
-def student_loss(student_out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Squared regression error summed over channels, averaged over positions."""
-    return (student_out - target).pow(2).sum(1).mean()
+def student_loss(student_out: torch.Tensor, target: torch.Tensor, hard_fraction: float = 1.0) -> torch.Tensor:
+    """Squared regression error summed over channels, averaged over positions — over all of them,
+    or with hard_fraction < 1 over only that share of the batch's worst-regressed positions.
+
+    Hard-feature mining as EfficientAD (Batzner et al., WACV 2024) does it, per position rather
+    than per element: rare normal patterns (a part's edge, a corner) are a small share of all
+    positions, so a plain mean leaves them poorly learnt and they score as anomalies on good parts.
+    """
+    per_position = (student_out - target).pow(2).sum(1).flatten()
+    if hard_fraction >= 1.0:
+        return per_position.mean()
+    count = max(1, math.ceil(hard_fraction * per_position.numel()))
+    return per_position.topk(count).values.mean()
 
 
 def error_and_variance(students: list[torch.Tensor], target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

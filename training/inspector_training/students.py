@@ -20,19 +20,18 @@ from PIL import Image
 from . import checkpoints, method
 from .errors import UserError
 from .export import export_bundle
-from .fused import FusedModel, ScaleHead
+from .fused import FusedModel, ScaleHead, normalise_input
 from .images import find_images, fingerprint, read_all
 from .networks import PatchNetwork
 from .pretrain import load_teacher, teacher_path
 from .progress import Progress, StopFlag, emit
-from .teacher_data import normalise
 
 FEW_IMAGES_WARNING = 30
 STD_FLOOR_RELATIVE = 1e-2
 STATE_DIR = "training"
 
 
-def prepare_images(images: list[np.ndarray], size: int, colour: str) -> torch.Tensor:
+def prepare_images(images: list[np.ndarray], size: int, colour: str, normalisation: str = "imagenet") -> torch.Tensor:
     """N×3×size×size, normalised as the fused graph normalises its 0–255 input."""
     out = []
     for rgb in images:
@@ -40,8 +39,8 @@ def prepare_images(images: list[np.ndarray], size: int, colour: str) -> torch.Te
         if colour == "gray":
             image = image.convert("L").convert("RGB")
         image = image.resize((size, size), Image.BILINEAR)
-        out.append(torch.from_numpy(np.array(image, dtype=np.float32)).permute(2, 0, 1) / 255)
-    return normalise(torch.stack(out))
+        out.append(torch.from_numpy(np.array(image, dtype=np.float32)).permute(2, 0, 1))
+    return normalise_input(torch.stack(out), normalisation)
 
 
 @torch.no_grad()
@@ -84,7 +83,8 @@ def train_scale(args: Namespace, patch_size: int, images: torch.Tensor, stop: St
     config = teacher.config
     checkpoint_file = state_dir / f"students_p{patch_size}.pt"
     settings = {"students": args.students, "epochs": args.epochs, "size": args.size, "batch": args.batch, "crop": args.crop,
-                "lr": args.lr, "weight_decay": args.weight_decay, "seed": args.seed}
+                "lr": args.lr, "weight_decay": args.weight_decay, "seed": args.seed,
+                "normalisation": args.normalisation, "hard_fraction": args.hard_fraction}
     torch.manual_seed(args.seed * 1000 + patch_size)
     students = [PatchNetwork(config) for _ in range(args.students)]
     optimisers = [torch.optim.Adam(s.parameters(), lr=args.lr, weight_decay=args.weight_decay) for s in students]
@@ -126,7 +126,7 @@ def train_scale(args: Namespace, patch_size: int, images: torch.Tensor, stop: St
             with torch.no_grad():
                 target = method.normalise_teacher(teacher.strided_padded(window), mean, std)
             for student, optimiser in zip(students, optimisers):
-                loss = method.student_loss(student.strided_padded(window), target)
+                loss = method.student_loss(student.strided_padded(window), target, args.hard_fraction)
                 optimiser.zero_grad(set_to_none=True)
                 loss.backward()
                 optimiser.step()
@@ -166,7 +166,7 @@ def run(args: Namespace) -> None:
         emit("warning", code="FEW_IMAGES", message=f"only {len(kept)} good images: students trained on fewer than "
              f"{FEW_IMAGES_WARNING} tend to flag normal variation as defects.")
     colour = decide_colour(args.colour, all_gray)
-    images = prepare_images(raw, args.size, colour)
+    images = prepare_images(raw, args.size, colour, args.normalisation)
     del raw
     out = Path(args.out)
     state_dir = out / STATE_DIR
@@ -181,11 +181,12 @@ def run(args: Namespace) -> None:
             emit("stopped", message="stopped at the last whole-epoch checkpoint; rerun the same command to resume")
             raise SystemExit(130)
         heads[patch_size] = head
-    model = FusedModel(heads, args.mode)
+    model = FusedModel(heads, args.mode, args.normalisation)
     checkpoints.save(model.state(), state_dir / "fused.pt", 0)
     dataset = {"path": str(good.resolve()), "images": len(kept), "fingerprint": fingerprint(kept, good)}
     training = {"students": args.students, "epochs": args.epochs, "batch": args.batch, "crop": args.crop, "lr": args.lr,
                 "weight_decay": args.weight_decay, "seed": args.seed, "strided_training": True,
+                "normalisation": args.normalisation, "hard_fraction": args.hard_fraction,
                 "seconds": round(time.monotonic() - started, 1), "threads": torch.get_num_threads(),
                 "torch": torch.__version__, "dataset": dataset,
                 "teachers": {str(p): _teacher_summary(Path(args.teachers), p) for p in args.scales}}

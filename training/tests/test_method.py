@@ -1,4 +1,5 @@
 import math
+import pytest
 
 import torch
 
@@ -59,3 +60,22 @@ def test_normalise_teacher_per_channel():
     t = torch.tensor([2.0, 10.0]).view(1, 2, 1, 1)
     out = method.normalise_teacher(t, torch.tensor([1.0, 4.0]), torch.tensor([0.5, 3.0]))
     assert out.flatten().tolist() == [2.0, 2.0]
+
+
+def test_student_loss_hard_fraction_hand_computed():
+    # four positions, one channel: squared errors 1, 4, 9, 16
+    student = torch.tensor([1.0, 2.0, 3.0, 4.0]).view(1, 1, 2, 2)
+    target = torch.zeros(1, 1, 2, 2)
+    assert method.student_loss(student, target).item() == pytest.approx(7.5)        # (1+4+9+16)/4
+    assert method.student_loss(student, target, 0.5).item() == pytest.approx(12.5)  # worst two: (16+9)/2
+    assert method.student_loss(student, target, 0.1).item() == pytest.approx(16.0)  # at least one position
+    # channels are summed per position before choosing: (1,1) has 1+9 = 10, the worst
+    two = torch.tensor([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 0.0], [0.0, 3.0]]])[None]
+    assert method.student_loss(two, torch.zeros(1, 2, 2, 2), 0.25).item() == pytest.approx(10.0)
+
+
+def test_hard_fraction_sends_gradient_only_to_the_chosen_positions():
+    student = torch.tensor([1.0, 2.0, 3.0, 4.0]).view(1, 1, 2, 2).requires_grad_()
+    method.student_loss(student, torch.zeros(1, 1, 2, 2), 0.5).backward()
+    # d/ds of (s3² + s4²)/2 = s: only the two worst positions move
+    assert student.grad.flatten().tolist() == pytest.approx([0.0, 0.0, 3.0, 4.0])

@@ -154,3 +154,35 @@ def test_reexport_fuses_scales_trained_separately(tmp_path, good_images, tiny_te
     capsys.readouterr()
     assert main(["export", "--bundle", str(a), "--bundle", str(other_size), "--out", str(tmp_path / "x"), "--mode", "dense"]) == 2
     assert "only bundles with the same input can be fused" in capsys.readouterr().err
+
+
+def test_per_image_normalisation_makes_brightness_and_contrast_irrelevant():
+    from inspector_training.fused import normalise_input
+    image = torch.rand(2, 3, 16, 16) * 100 + 50
+    normalised = normalise_input(image, "per-image")
+    assert normalised.mean((1, 2, 3)).abs().max() < 1e-4
+    std = (image - image.mean((1, 2, 3), keepdim=True)).pow(2).mean((1, 2, 3)).sqrt()
+    assert torch.allclose(normalised.std((1, 2, 3), unbiased=False), std / (std + 1), atol=1e-4)  # floor: 1 in 255
+    assert torch.equal(normalise_input(image + 40, "per-image"), normalised) or \
+        torch.allclose(normalise_input(image + 40, "per-image"), normalised, atol=1e-5)
+    # twice the contrast: equal but for the floor's share (1/29 against 1/58 of the std)
+    assert torch.allclose(normalise_input(image * 2 - 40, "per-image"), normalised, rtol=0.03, atol=0.01)
+    blank = normalise_input(torch.full((1, 3, 8, 8), 128.0), "per-image")
+    assert torch.isfinite(blank).all() and blank.abs().max() == 0
+
+
+def test_normalisation_and_hard_fraction_are_recorded_and_exported(tmp_path, good_images, tiny_teachers):
+    out = tmp_path / "bundle"
+    assert train(good_images, out, tiny_teachers, "--scales", "33", "--mode", "strided",
+                 "--normalisation", "per-image", "--hard-fraction", "0.25") == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["input"]["normalisation"].startswith("inside the graph (per image")
+    assert manifest["training"]["normalisation"] == "per-image" and manifest["training"]["hard_fraction"] == 0.25
+    model = FusedModel.from_state(torch.load(out / "training" / "fused.pt"))
+    assert model.normalisation == "per-image"
+    image = torch.rand(1, 3, 40, 40) * 100
+    for a, b in zip(model(image), model(image + 60)):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-4)  # a brighter part: the same scores
+    imagenet = FusedModel({33: model.heads["33"]}, "strided", "imagenet")
+    assert not torch.allclose(imagenet(image)[0], imagenet(image + 60)[0], rtol=1e-2)  # what it replaces
+    assert train(good_images, tmp_path / "b2", tiny_teachers, "--hard-fraction", "0") == 2
