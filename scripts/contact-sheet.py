@@ -40,7 +40,7 @@ def main() -> None:
     # One colour scale for the whole sheet, so that maps can be compared with each other.
     low, high = np.percentile([i[2] for i in items], [1, 99])
     columns = args.count
-    figure, axes = plt.subplots(4, columns, figsize=(2.1 * columns, 8.6))
+    figure, axes = plt.subplots(4, columns, figsize=(2.1 * columns, 8.6), dpi=72)
     for row, group in ((0, good), (2, bad)):
         for column in range(columns):
             for r in (row, row + 1):
@@ -64,7 +64,10 @@ def main() -> None:
                     "lowest-scoring defective ones (white: ground truth)", fontsize=9)
     figure.tight_layout()
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(args.out, dpi=72)
+    figure.canvas.draw()
+    # A 256-colour palette keeps the sheet small enough to commit beside the docs.
+    rgb = Image.fromarray(np.asarray(figure.canvas.buffer_rgba())[..., :3])
+    rgb.quantize(256, method=Image.Quantize.MEDIANCUT).save(args.out, optimize=True)
 
 
 if __name__ == "__main__":
