@@ -13,6 +13,7 @@ import { floatsOf } from "../preprocess/preprocess.js";
 import { CALIBRATION_FORMAT, CALIBRATION_VERSION, type Calibration } from "../scoring/calibration-file.js";
 import { anomalyMap, imageScore } from "../scoring/scoring.js";
 import { quantile, Subsample } from "../scoring/statistics.js";
+import { positionStatistics } from "./position-statistics.js";
 import { scaleStatistics } from "./scale-statistics.js";
 
 export type ThresholdMethod = "false-reject" | "f1" | "miss-rate";
@@ -33,6 +34,8 @@ export interface CalibrateOptions {
   /** Share of good pixels allowed above the pixel threshold that outlines regions. */
   pixelFalsePositiveRate: number;
   blurSigma: number;
+  /** Standardise the map per position with good parts' statistics (a variation model). */
+  positionStatistics: boolean;
   seed: number;
   session?: SessionSettings;
   onProgress?: (stage: string, done: number, total: number) => void;
@@ -47,6 +50,7 @@ export const DEFAULT_CALIBRATE_OPTIONS = {
   uncertainBand: 0,
   pixelFalsePositiveRate: 0.001,
   blurSigma: 0,
+  positionStatistics: true,
   seed: 0,
 };
 
@@ -144,6 +148,9 @@ export async function calibrate(options: CalibrateOptions): Promise<CalibrationR
   try {
     const manifest = runner.bundle.manifest;
     const scales = await scaleStatistics(runner, statisticsImages, (done, total) => options.onProgress?.("statistics", done, total));
+    const positions = options.positionStatistics
+      ? await positionStatistics(runner, statisticsImages, scales, (done, total) => options.onProgress?.("positions", done, total))
+      : undefined;
 
     // Pass 2: image scores (and a pixel sample) of the held-back good images; pass 3: defective ones.
     const defectMaps: { map: Mat; file: string }[] = [];
@@ -152,7 +159,7 @@ export async function calibrate(options: CalibrateOptions): Promise<CalibrationR
       for (const [index, file] of files.entries()) {
         const image = readImage(file);
         const { outputs } = await runner.run(image);
-        const map = anomalyMap(outputs, manifest, scales, { roiWidth: image.cols, roiHeight: image.rows, blurSigma: options.blurSigma });
+        const map = anomalyMap(outputs, manifest, scales, { roiWidth: image.cols, roiHeight: image.rows, blurSigma: options.blurSigma, positions });
         scores.push(imageScore(map));
         if (pixels) pixels.add(floatsOf(map));
         else if (options.masksDir) defectMaps.push({ map, file });
@@ -190,7 +197,7 @@ export async function calibrate(options: CalibrateOptions): Promise<CalibrationR
         threshold_images: thresholdImages.length,
       },
       scales,
-      scoring: { blur_sigma: options.blurSigma },
+      scoring: { blur_sigma: options.blurSigma, ...(positions ? { positions } : {}) },
       thresholds: {
         image_lower: threshold - options.uncertainBand,
         image_upper: threshold,

@@ -18,6 +18,7 @@ export const REPORT_FILE = "calibration-report.html";
 
 interface CalibrateCliOptions extends SessionOptionValues {
   bundle?: string;
+  positionStatistics: boolean;
   good?: string;
   pipeline?: string;
   count: number;
@@ -54,6 +55,8 @@ export function calibrateCommand(): Command {
     .option("--uncertain-band <width>", "width of the UNCERTAIN band below the NG threshold (score units)", numberIn(0, 1e6), d.uncertainBand)
     .option("--pixel-fpr <rate>", "share of good pixels allowed above the region-outline threshold", numberIn(0, 0.5), d.pixelFalsePositiveRate)
     .option("--blur <sigma>", "Gaussian smoothing of the anomaly map, in image pixels (0 = none)", numberIn(0, 100), d.blurSigma)
+    .option("--no-position-statistics", "score every position alike instead of against good parts' statistics at that position " +
+      "(for parts that do not sit at the same place in the ROI)")
     .option("--seed <n>", "seed of the statistics/threshold split", numberIn(0, 2 ** 31, true), d.seed)
     .option("--providers <list>", PROVIDERS_HELP, providerList)
     .option("--threads <n>", "ONNX Runtime threads (0 = every core)", numberIn(0, 1024, true))
@@ -79,6 +82,7 @@ export function calibrateCommand(): Command {
         bundleDir: options.bundle, goodDir: options.good, badDir: options.bad, masksDir: options.masks, holdout: options.holdout,
         targetFalseRejectRate: options.targetFrr, method: options.method, targetMissRate: options.targetMissRate,
         uncertainBand: options.uncertainBand, pixelFalsePositiveRate: options.pixelFpr, blurSigma: options.blur,
+        positionStatistics: options.positionStatistics,
         seed: options.seed, session: sessionSettings(options),
         onProgress: (stage, done, total) => progress.update(stage, done, total),
         onLog: (line) => progress.line(line),

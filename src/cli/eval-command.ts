@@ -16,6 +16,7 @@ interface EvalCliOptions extends SessionOptionValues {
   out?: string;
   saveMaps?: boolean;
   statisticsImages: number;
+  positionStatistics: boolean;
 }
 
 export function evalCommand(): Command {
@@ -27,6 +28,7 @@ export function evalCommand(): Command {
     .option("--out <dir>", "folder for metrics.json (and maps/ with --save-maps)")
     .option("--save-maps", "write every anomaly map as a float32 TIFF under OUT/maps/<defect>/<name>.tiff")
     .option("--statistics-images <n>", "train/good images for the statistics when the bundle is not calibrated", numberIn(1, 1e6, true), 100)
+    .option("--no-position-statistics", "uncalibrated bundle: no per-position statistics (calibrate's --no-position-statistics)")
     .option("--providers <list>", PROVIDERS_HELP, providerList)
     .option("--threads <n>", "ONNX Runtime threads (0 = every core)", numberIn(0, 1024, true))
     .action(async (options: EvalCliOptions) => {
@@ -36,7 +38,7 @@ export function evalCommand(): Command {
       const progress = new StageProgress();
       const report = await evaluate({
         bundleDir: options.bundle, mapsDir: options.maps, dataDir: options.data, outDir: options.out, saveMaps: Boolean(options.saveMaps),
-        statisticsImages: options.statisticsImages, session: sessionSettings(options),
+        statisticsImages: options.statisticsImages, positionStatistics: options.positionStatistics, session: sessionSettings(options),
         onProgress: (stage, done, total) => progress.update(stage, done, total),
         onLog: (line) => progress.line(line),
       }).finally(() => progress.stop());

@@ -5,13 +5,14 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 
 import { CliError } from "../cli/cli-error.js";
+import { positionStatistics } from "../calibration/position-statistics.js";
 import { scaleStatistics } from "../calibration/scale-statistics.js";
 import { BundleRunner } from "../inference/bundle-runner.js";
 import type { SessionSettings } from "../inference/providers.js";
 import { listImages, readImage, readMask } from "../preprocess/image-files.js";
 import { cv, type Mat } from "../preprocess/opencv.js";
 import { floatsOf } from "../preprocess/preprocess.js";
-import type { Calibration } from "../scoring/calibration-file.js";
+import type { Calibration, PositionStatistics } from "../scoring/calibration-file.js";
 import { anomalyMap, imageScore } from "../scoring/scoring.js";
 import { auPro, auroc, DEFAULT_PRO_LIMIT, type LabelledMap } from "./metrics.js";
 import { listTestImages, type TestImage } from "./mvtec-dataset.js";
@@ -26,6 +27,8 @@ export interface EvaluateOptions {
   saveMaps: boolean;
   /** Good training images used for the statistics when the bundle is not calibrated. */
   statisticsImages: number;
+  /** With an uncalibrated bundle: per-position statistics too, as `inspector calibrate` makes by default. */
+  positionStatistics?: boolean;
   session?: SessionSettings;
   onProgress?: (stage: string, done: number, total: number) => void;
   onLog?: (line: string) => void;
@@ -77,10 +80,12 @@ function metricsOf(items: Scored[]): MetricSet {
 }
 
 /** Statistics from the data set's own train/good when the bundle carries no calibration. */
-async function statisticsFromTraining(runner: BundleRunner, dataDir: string, count: number): Promise<Calibration["scales"]> {
+async function statisticsFromTraining(runner: BundleRunner, dataDir: string, count: number, perPosition: boolean):
+  Promise<{ scales: Calibration["scales"]; positions?: PositionStatistics }> {
   const files = listImages(path.join(dataDir, "train", "good")).slice(0, count);
   if (files.length === 0) throw new CliError(`${runner.bundle.dir} is not calibrated and ${dataDir}/train/good has no images: calibrate the bundle first.`);
-  return scaleStatistics(runner, files);
+  const scales = await scaleStatistics(runner, files);
+  return { scales, positions: perPosition ? await positionStatistics(runner, files, scales) : undefined };
 }
 
 /** Makes (or reads) the anomaly map of one test image, at the image's size or any other. */
@@ -96,16 +101,18 @@ async function bundleMaps(options: EvaluateOptions & { bundleDir: string }): Pro
   const runner = await BundleRunner.open(options.bundleDir, { requireCalibration: false, session: options.session });
   try {
     const calibration = runner.bundle.calibration;
-    const scales = calibration?.scales ?? await statisticsFromTraining(runner, options.dataDir, options.statisticsImages);
+    const { scales, positions } = calibration ? { scales: calibration.scales, positions: calibration.scoring.positions }
+      : await statisticsFromTraining(runner, options.dataDir, options.statisticsImages, options.positionStatistics ?? true);
     const blurSigma = calibration?.scoring.blur_sigma ?? 0;
     return {
       describe: runner.bundle.id,
-      statisticsFrom: calibration ? "calibration.json" : `${options.dataDir}/train/good (bundle not calibrated)`,
+      statisticsFrom: calibration ? "calibration.json" : `${options.dataDir}/train/good (bundle not calibrated)` +
+        (positions ? ", per position" : ""),
       provider: runner.worker.provider,
       async mapOf(image) {
         const frame = readImage(image.file);
         const { outputs } = await runner.run(frame);
-        return anomalyMap(outputs, runner.bundle.manifest, scales, { roiWidth: frame.cols, roiHeight: frame.rows, blurSigma });
+        return anomalyMap(outputs, runner.bundle.manifest, scales, { roiWidth: frame.cols, roiHeight: frame.rows, blurSigma, positions });
       },
       close: () => runner.close(),
     };

@@ -7,6 +7,17 @@ export const CALIBRATION_FILE = "calibration.json";
 
 const moments = z.object({ mean: z.number(), std: z.number().positive() });
 
+/** Mean and std of the fused map per position (row-major grid over the model's input), from good parts. */
+const positionStatistics = z.object({
+  width: z.number().int().positive(),
+  height: z.number().int().positive(),
+  mean: z.array(z.number()),
+  std: z.array(z.number().positive()),
+}).refine((p) => p.mean.length === p.width * p.height && p.std.length === p.width * p.height,
+  { message: "positions: mean and std need width × height values each" });
+
+export type PositionStatistics = z.infer<typeof positionStatistics>;
+
 export const calibrationSchema = z.object({
   format: z.literal(CALIBRATION_FORMAT),
   format_version: z.literal(CALIBRATION_VERSION),
@@ -21,7 +32,7 @@ export const calibrationSchema = z.object({
     bad_images: z.number().int().nonnegative().optional(),
   }),
   scales: z.record(z.string(), z.object({ error: moments, variance: moments })),
-  scoring: z.object({ blur_sigma: z.number().nonnegative() }),
+  scoring: z.object({ blur_sigma: z.number().nonnegative(), positions: positionStatistics.optional() }),
   thresholds: z.object({
     image_lower: z.number(),
     image_upper: z.number(),

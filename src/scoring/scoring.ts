@@ -1,11 +1,14 @@
 // The method's scoring, calibrated: per scale the regression error e and predictive variance v
 // are standardised with their mean and std on good parts and summed (ẽ + ṽ); the scales are
-// averaged at the model's input resolution, brought back to the ROI's size and optionally
-// smoothed. The image score is the map's maximum: one defective spot is enough for NG.
+// averaged at the model's input resolution, then — when the calibration has them — standardised
+// once more per position with the mean and std good parts have there (a variation model: a place
+// where good parts always differ, such as a part's edge, stops outscoring a defect elsewhere),
+// brought back to the ROI's size and optionally smoothed. The image score is the map's maximum:
+// one defective spot is enough for NG.
 import type { Manifest, ScaleInfo } from "../inference/manifest.js";
 import type { ScoreTensors } from "../inference/inference-client.js";
 import { cv, freed, type Mat } from "../preprocess/opencv.js";
-import type { Calibration } from "./calibration-file.js";
+import type { Calibration, PositionStatistics } from "./calibration-file.js";
 
 export type ScaleStatistics = Calibration["scales"][string];
 
@@ -38,10 +41,12 @@ export interface ScoreOptions {
   roiHeight: number;
   /** Gaussian smoothing of the final map, in ROI pixels; 0 = none. */
   blurSigma: number;
+  /** Per-position statistics of good parts (calibration.json's scoring.positions); none = skip. */
+  positions?: PositionStatistics;
 }
 
-/** The fused anomaly map (CV_32F, ROI size) of one frame. */
-export function anomalyMap(outputs: ScoreTensors, manifest: Manifest, scales: Calibration["scales"], options: ScoreOptions): Mat {
+/** The scales' ẽ + ṽ averaged, at the model's input resolution (CV_32F). */
+export function fusedMap(outputs: ScoreTensors, manifest: Manifest, scales: Calibration["scales"]): Mat {
   const [, , height, width] = manifest.input.shape;
   let sum: Mat | undefined;
   for (const scale of manifest.scales) {
@@ -49,7 +54,35 @@ export function anomalyMap(outputs: ScoreTensors, manifest: Manifest, scales: Ca
     const upsampled = toInputResolution(standardisedScale(outputs, scale, stats), scale.output_stride, width, height);
     sum = sum ? freed(sum.add(upsampled), sum, upsampled) : upsampled;
   }
-  let map = freed(sum!.convertTo(cv.CV_32F, 1 / manifest.scales.length), sum!);
+  return freed(sum!.convertTo(cv.CV_32F, 1 / manifest.scales.length), sum!);
+}
+
+// The statistics' grid brought to the input resolution once per calibration, not per part.
+const positionMats = new WeakMap<PositionStatistics, { key: string; mean: Mat; std: Mat }>();
+
+function positionsAt(stats: PositionStatistics, width: number, height: number): { mean: Mat; std: Mat } {
+  const key = `${width}x${height}`;
+  const cached = positionMats.get(stats);
+  if (cached?.key === key) return cached;
+  const grid = (values: number[]) => new cv.Mat(Buffer.from(Float32Array.from(values).buffer), stats.height, stats.width, cv.CV_32F)
+    .resize(height, width, 0, 0, cv.INTER_LINEAR);
+  const entry = { key, mean: grid(stats.mean), std: grid(stats.std) };
+  positionMats.set(stats, entry);
+  return entry;
+}
+
+/** (map − mean(x)) / std(x), the per-position statistics of good parts; map at input resolution. */
+export function standardisedPerPosition(map: Mat, stats: PositionStatistics): Mat {
+  const { mean, std } = positionsAt(stats, map.cols, map.rows);
+  const centred = map.sub(mean);
+  return freed(centred.hDiv(std), centred);
+}
+
+/** The fused anomaly map (CV_32F, ROI size) of one frame. */
+export function anomalyMap(outputs: ScoreTensors, manifest: Manifest, scales: Calibration["scales"], options: ScoreOptions): Mat {
+  const [, , height, width] = manifest.input.shape;
+  let map = fusedMap(outputs, manifest, scales);
+  if (options.positions) map = freed(standardisedPerPosition(map, options.positions), map);
   if (options.roiWidth !== width || options.roiHeight !== height) {
     map = freed(map.resize(options.roiHeight, options.roiWidth, 0, 0, cv.INTER_LINEAR), map);
   }

@@ -48,7 +48,8 @@ export async function inspectPrepared(runner: BundleRunner, prepared: PreparedFr
   const raw = await runner.infer(prepared);
   const scoreStarted = performance.now();
   const map = anomalyMap(raw.outputs, runner.bundle.manifest, calibration.scales,
-    { roiWidth: raw.roiImage.cols, roiHeight: raw.roiImage.rows, blurSigma: calibration.scoring.blur_sigma });
+    { roiWidth: raw.roiImage.cols, roiHeight: raw.roiImage.rows, blurSigma: calibration.scoring.blur_sigma,
+      positions: calibration.scoring.positions });
   const score = imageScore(map);
   const thresholds = calibratedThresholds(runner, options.thresholds);
   const verdict = classify(score, thresholds);

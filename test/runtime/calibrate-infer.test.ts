@@ -41,6 +41,13 @@ describe("calibrate → infer → eval", () => {
     expect(run.stderr).toContain("not calibrated");
   });
 
+  it("calibrates without per-position statistics when asked", () => {
+    const run = cli("calibrate", "--bundle", bundle, "--good", path.join(category, "train", "good"), "--no-position-statistics");
+    expect(run.status, run.stderr).toBe(0);
+    const calibration = calibrationSchema.parse(JSON.parse(readFileSync(path.join(bundle, "calibration.json"), "utf8")));
+    expect(calibration.scoring.positions).toBeUndefined();
+  });
+
   it("calibrates on good parts with defective samples and writes the file and report", () => {
     const run = cli("calibrate", "--bundle", bundle, "--good", path.join(category, "train", "good"),
       "--bad", path.join(category, "test", "scratch"), "--masks", path.join(category, "ground_truth", "scratch"), "--target-frr", "0.1");
@@ -49,6 +56,12 @@ describe("calibrate → infer → eval", () => {
     const calibration = calibrationSchema.parse(JSON.parse(readFileSync(path.join(bundle, "calibration.json"), "utf8")));
     expect(calibration.source).toMatchObject({ good_images: 30, statistics_images: 21, threshold_images: 9, bad_images: 6 });
     expect(Object.keys(calibration.scales).sort()).toEqual(["17", "33"]);
+    // per-position statistics on a grid of 4×4-pixel cells over the 64² input, std floored at its median
+    const positions = calibration.scoring.positions!;
+    expect([positions.width, positions.height, positions.mean.length, positions.std.length]).toEqual([16, 16, 256, 256]);
+    const stds = [...positions.std].sort((a, b) => a - b);
+    expect(stds[0]).toBeGreaterThan(0);
+    expect(stds.filter((s) => s === stds[0]).length).toBeGreaterThanOrEqual(128);
     expect(calibration.thresholds.pixel).toBeLessThanOrEqual(calibration.thresholds.image_upper);
     expect(calibration.measured.miss_rate).toBeTypeOf("number");
     expect(calibration.measured.outlined_defect_pixels).toBeGreaterThanOrEqual(0);

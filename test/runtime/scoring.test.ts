@@ -46,6 +46,19 @@ describe("anomalyMap", () => {
     expect(map[0 * 16 + 2]).toBeCloseTo(((0 + 1) / 2 + 2) / 2, 5);
   });
 
+  it("standardises per position with good parts' statistics, their grid brought to the input size", () => {
+    const manifest = manifestWith([{ patch: 17, stride: 1, side: 2 }], 2);
+    const outputs = { e_17: { data: Float32Array.of(3, 5, 7, 9), dims: [1, 1, 2, 2] }, v_17: { data: new Float32Array(4), dims: [1, 1, 2, 2] } };
+    const positions = { width: 2, height: 2, mean: [1, 1, 3, 5], std: [1, 4, 2, 0.5] };
+    const map = anomalyMap(outputs, manifest, { 17: unit }, { roiWidth: 2, roiHeight: 2, blurSigma: 0, positions });
+    // (3−1)/1, (5−1)/4, (7−3)/2, (9−5)/0.5: the edge that always varies (std 4) no longer wins
+    expect([...floatsOf(map)]).toEqual([2, 1, 2, 8]);
+    // a 1×1 grid is one mean and std for every position
+    const one = anomalyMap(outputs, manifest, { 17: unit }, { roiWidth: 2, roiHeight: 2, blurSigma: 0,
+      positions: { width: 1, height: 1, mean: [1], std: [2] } });
+    expect([...floatsOf(one)]).toEqual([1, 2, 3, 4]);
+  });
+
   it("resizes to the ROI and smooths when asked", () => {
     const manifest = manifestWith([{ patch: 17, stride: 1, side: 8 }], 8);
     const e = new Float32Array(64);
