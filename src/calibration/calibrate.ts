@@ -13,7 +13,7 @@ import { floatsOf } from "../preprocess/preprocess.js";
 import { CALIBRATION_FORMAT, CALIBRATION_VERSION, type Calibration } from "../scoring/calibration-file.js";
 import { anomalyMap, imageScore } from "../scoring/scoring.js";
 import { quantile, Subsample } from "../scoring/statistics.js";
-import { positionStatistics } from "./position-statistics.js";
+import { MIN_POSITION_IMAGES, positionStatistics } from "./position-statistics.js";
 import { scaleStatistics } from "./scale-statistics.js";
 
 export type ThresholdMethod = "false-reject" | "f1" | "miss-rate";
@@ -148,7 +148,12 @@ export async function calibrate(options: CalibrateOptions): Promise<CalibrationR
   try {
     const manifest = runner.bundle.manifest;
     const scales = await scaleStatistics(runner, statisticsImages, (done, total) => options.onProgress?.("statistics", done, total));
-    const positions = options.positionStatistics
+    const perPosition = options.positionStatistics && statisticsImages.length >= MIN_POSITION_IMAGES;
+    if (options.positionStatistics && !perPosition) {
+      warnings.push(`per-position statistics skipped: ${statisticsImages.length} statistics images, at least ` +
+        `${MIN_POSITION_IMAGES} are needed; every position is scored alike. Calibrate on more good parts.`);
+    }
+    const positions = perPosition
       ? await positionStatistics(runner, statisticsImages, scales, (done, total) => options.onProgress?.("positions", done, total))
       : undefined;
 

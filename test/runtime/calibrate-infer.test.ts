@@ -48,6 +48,15 @@ describe("calibrate → infer → eval", () => {
     expect(calibration.scoring.positions).toBeUndefined();
   });
 
+  it("skips per-position statistics, with a warning, when fewer than 10 images give the statistics", () => {
+    // 30 good images, 70 % held back for the threshold: 9 left for the statistics
+    const run = cli("calibrate", "--bundle", bundle, "--good", path.join(category, "train", "good"), "--holdout", "0.7");
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/warning: per-position statistics skipped: 9 statistics images, at least 10 are needed/);
+    const calibration = calibrationSchema.parse(JSON.parse(readFileSync(path.join(bundle, "calibration.json"), "utf8")));
+    expect(calibration.scoring.positions).toBeUndefined();
+  });
+
   it("calibrates on good parts with defective samples and writes the file and report", () => {
     const run = cli("calibrate", "--bundle", bundle, "--good", path.join(category, "train", "good"),
       "--bad", path.join(category, "test", "scratch"), "--masks", path.join(category, "ground_truth", "scratch"), "--target-frr", "0.1");

@@ -11,7 +11,7 @@ from conftest import write_images
 
 
 def train(good, out, teachers, *extra):
-    return main(["train", "--good", str(good), "--out", str(out), "--teachers", str(teachers),
+    return main(["train", "--good", str(good), "--out", str(out), "--teachers", str(teachers), "--scales", "17,33,65", "--mode", "dense",
                  "--students", "2", "--epochs", "1", "--size", "40", "--threads", "2", *extra])
 
 
