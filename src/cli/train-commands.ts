@@ -75,6 +75,7 @@ const TRAIN_OPTIONS: PassThrough[] = [
   { flag: "--opset <n>", help: "ONNX opset of the export (10 or later)", defaultValue: "13" },
   { flag: "--seed <n>", help: "random seed", defaultValue: "0" },
   { flag: "--threads <n>", help: "PyTorch threads (0 = every core)", defaultValue: "0" },
+  { flag: "--device <kind>", help: "auto (a CUDA GPU when PyTorch sees one, e.g. a Jetson's), cpu or cuda", defaultValue: "auto" },
   { flag: "--skip-corrupt", help: "skip unreadable images (named in a warning) instead of stopping", boolean: true },
 ];
 
@@ -100,6 +101,7 @@ const PRETRAIN_OPTIONS: PassThrough[] = [
   { flag: "--max-side <px>", help: "photos are downscaled to this longest side", defaultValue: "2048" },
   { flag: "--seed <n>", help: "random seed", defaultValue: "0" },
   { flag: "--threads <n>", help: "PyTorch threads (0 = every core)", defaultValue: "0" },
+  { flag: "--device <kind>", help: "auto (a CUDA GPU when PyTorch sees one, e.g. a Jetson's), cpu or cuda", defaultValue: "auto" },
   { flag: "--skip-corrupt", help: "skip unreadable images instead of stopping", boolean: true },
 ];
 

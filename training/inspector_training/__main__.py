@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .devices import DEVICES
 from .errors import UserError
 from .progress import emit
 
@@ -72,6 +73,7 @@ def parser() -> argparse.ArgumentParser:
     pre.add_argument("--max-side", type=positive_int, default=2048, help="photos are downscaled to this side")
     pre.add_argument("--seed", type=int, default=0)
     pre.add_argument("--threads", type=int, default=0, help="torch threads (0 = all cores)")
+    pre.add_argument("--device", choices=DEVICES, default="auto", help="auto (CUDA when PyTorch sees a GPU), cpu or cuda")
     pre.add_argument("--skip-corrupt", action="store_true", help="skip unreadable images instead of stopping")
 
     train = commands.add_parser("train", help="train students on good images and export a bundle")
@@ -100,6 +102,7 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--opset", type=int, default=13)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--threads", type=int, default=0)
+    train.add_argument("--device", choices=DEVICES, default="auto", help="auto (CUDA when PyTorch sees a GPU), cpu or cuda")
     train.add_argument("--skip-corrupt", action="store_true")
 
     exp = commands.add_parser("export", help="re-export a trained bundle in another mode or with fewer scales")

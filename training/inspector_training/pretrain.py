@@ -13,6 +13,7 @@ import torch
 import torch.nn as nn
 
 from . import checkpoints, method
+from .devices import cpu_state, describe, resolve_device
 from .errors import UserError
 from .images import expand_image_list, find_images, read_all
 from .networks import NetworkConfig, PatchNetwork, count_parameters
@@ -95,7 +96,8 @@ def plot_losses(csv_path: Path, png_path: Path, title: str) -> None:
     plt.close(figure)
 
 
-def pretrain_scale(args: Namespace, patch_size: int, photos: list, held_photos: list, stop: StopFlag) -> dict:
+def pretrain_scale(args: Namespace, patch_size: int, photos: list, held_photos: list, stop: StopFlag,
+                   device: torch.device = torch.device("cpu")) -> dict:
     out = Path(args.out)
     run_dir = out / f"p{patch_size}-run"
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -104,6 +106,10 @@ def pretrain_scale(args: Namespace, patch_size: int, photos: list, held_photos: 
     network = PatchNetwork(config)
     projection = nn.Linear(config.descriptor_size, FEATURES)  # the FC layer of Lk, dropped afterwards
     distiller = load_resnet18(Path(args.distill_from)) if args.distill_from else None
+    network.to(device)
+    projection.to(device)
+    if distiller is not None:
+        distiller.to(device)
     params = list(network.parameters()) + (list(projection.parameters()) if distiller else [])
     optimiser = torch.optim.Adam(params, lr=args.lr, weight_decay=args.weight_decay)
     step, elapsed = 0, 0.0
@@ -144,14 +150,14 @@ def pretrain_scale(args: Namespace, patch_size: int, photos: list, held_photos: 
     started = time.monotonic() - elapsed
 
     def save_checkpoint() -> None:
-        checkpoints.save({"config": config.to_dict(), "state_dict": network.state_dict(),
-                          "projection": projection.state_dict(), "optimiser": optimiser.state_dict(),
+        checkpoints.save({"config": config.to_dict(), "state_dict": cpu_state(network),
+                          "projection": cpu_state(projection), "optimiser": optimiser.state_dict(),
                           "step": step, "elapsed": time.monotonic() - started},
                          checkpoint_file, 4 * checkpoints.state_bytes(network))
 
     while step < args.steps and not stop.requested:
         anchor, positive, negative = sampler.triplets(args.batch)
-        batch = torch.cat([anchor, positive, negative])
+        batch = torch.cat([anchor, positive, negative]).to(device)
         descriptors = network(batch, "patch").flatten(1)
         a, p, n = descriptors.split(args.batch)
         l_m = method.triplet_loss(a, p, n, args.margin)
@@ -177,6 +183,7 @@ def pretrain_scale(args: Namespace, patch_size: int, photos: list, held_photos: 
             save_checkpoint()
     save_checkpoint()
     seconds = time.monotonic() - started
+    network.cpu()  # the quality check and the teacher file are made on the CPU, as they are used
     plot_losses(losses_file, run_dir / "losses.png", f"teacher p={patch_size} pre-training")
 
     # Quality on held-out photos, against a random network of the same shape.
@@ -193,7 +200,7 @@ def pretrain_scale(args: Namespace, patch_size: int, photos: list, held_photos: 
         "margin": args.margin, "lambda_m": args.lambda_m, "lambda_c": args.lambda_c,
         "lambda_k": args.lambda_k if distiller else 0.0, "distill_from": args.distill_from,
         "images": len(photos), "seed": args.seed, "seconds": round(seconds, 1),
-        "threads": torch.get_num_threads(), "torch": torch.__version__,
+        "threads": torch.get_num_threads(), "torch": torch.__version__, "device": describe(device),
         "parameters": count_parameters(network),
     }
     checkpoints.save({"format": TEACHER_FORMAT, "version": TEACHER_VERSION, "config": config.to_dict(),
@@ -208,6 +215,7 @@ def pretrain_scale(args: Namespace, patch_size: int, photos: list, held_photos: 
 
 def run(args: Namespace) -> None:
     torch.set_num_threads(args.threads or os.cpu_count() or 1)
+    device = resolve_device(args.device)
     files = collect_photos(args)
     readable, _, _ = read_all(files, args.skip_corrupt, args.max_side)
     if len(readable) < MIN_PHOTOS:
@@ -219,7 +227,7 @@ def run(args: Namespace) -> None:
     Path(args.out).mkdir(parents=True, exist_ok=True)
     stop = StopFlag()
     for patch_size in args.scales:
-        pretrain_scale(args, patch_size, photos, held, stop)
+        pretrain_scale(args, patch_size, photos, held, stop, device)
         if stop.requested:
             emit("stopped", message="stopped at a checkpoint; rerun the same command to resume")
             raise SystemExit(130)

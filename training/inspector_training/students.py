@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 
 from . import checkpoints, method
+from .devices import cpu_state, describe, resolve_device
 from .errors import UserError
 from .export import export_bundle
 from .fused import FusedModel, ScaleHead, normalise_input
@@ -44,13 +45,15 @@ def prepare_images(images: list[np.ndarray], size: int, colour: str, normalisati
 
 
 @torch.no_grad()
-def descriptor_statistics(teacher: PatchNetwork, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    total = torch.zeros(teacher.config.descriptor_size, dtype=torch.float64)
+def descriptor_statistics(teacher: PatchNetwork, images: torch.Tensor,
+                          device: torch.device = torch.device("cpu")) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and std of the teacher's descriptors, as float32 on the CPU."""
+    total = torch.zeros(teacher.config.descriptor_size, dtype=torch.float64, device=device)
     squares = torch.zeros_like(total)
     count = 0
     progress = Progress(f"teacher statistics p={teacher.patch_size}", len(images))
     for index, image in enumerate(images):
-        out = teacher(image[None], "strided").double()
+        out = teacher(image[None].to(device), "strided").double()
         total += out.sum((0, 2, 3))
         squares += out.pow(2).sum((0, 2, 3))
         count += out.shape[0] * out.shape[2] * out.shape[3]
@@ -59,7 +62,7 @@ def descriptor_statistics(teacher: PatchNetwork, images: torch.Tensor) -> tuple[
     std = (squares / count - mean.pow(2)).clamp_min(0).sqrt()
     # A channel that barely varies on good parts would turn rounding noise into huge errors.
     floor = STD_FLOOR_RELATIVE * std.median().clamp_min(1e-12)
-    return mean.float(), std.clamp_min(floor).float()
+    return mean.float().cpu(), std.clamp_min(floor).float().cpu()
 
 
 def training_window(teacher: PatchNetwork, batch: torch.Tensor, crop: int, rng: random.Random) -> torch.Tensor:
@@ -77,16 +80,16 @@ def training_window(teacher: PatchNetwork, batch: torch.Tensor, crop: int, rng: 
 
 
 def train_scale(args: Namespace, patch_size: int, images: torch.Tensor, stop: StopFlag,
-                state_dir: Path) -> ScaleHead:
+                state_dir: Path, device: torch.device = torch.device("cpu")) -> ScaleHead:
     teacher, _ = load_teacher(teacher_path(Path(args.teachers), patch_size), patch_size)
-    teacher.requires_grad_(False)
+    teacher.requires_grad_(False).to(device)
     config = teacher.config
     checkpoint_file = state_dir / f"students_p{patch_size}.pt"
     settings = {"students": args.students, "epochs": args.epochs, "size": args.size, "batch": args.batch, "crop": args.crop,
                 "lr": args.lr, "weight_decay": args.weight_decay, "seed": args.seed,
                 "normalisation": args.normalisation, "hard_fraction": args.hard_fraction}
     torch.manual_seed(args.seed * 1000 + patch_size)
-    students = [PatchNetwork(config) for _ in range(args.students)]
+    students = [PatchNetwork(config).to(device) for _ in range(args.students)]
     optimisers = [torch.optim.Adam(s.parameters(), lr=args.lr, weight_decay=args.weight_decay) for s in students]
     epoch, mean, std = 0, None, None
     if checkpoint_file.exists():
@@ -100,11 +103,12 @@ def train_scale(args: Namespace, patch_size: int, images: torch.Tensor, stop: St
         epoch, mean, std = state["epoch"], state["mean"], state["std"]
         emit("resumed", patch_size=patch_size, epoch=epoch)
     if mean is None:
-        mean, std = descriptor_statistics(teacher, images)
+        mean, std = descriptor_statistics(teacher, images, device)
+    mean_on_device, std_on_device = mean.to(device), std.to(device)
 
     def save() -> None:
         checkpoints.save({"config": config.to_dict(), "settings": settings, "epoch": epoch, "mean": mean, "std": std,
-                          "students": [s.state_dict() for s in students],
+                          "students": [cpu_state(s) for s in students],
                           "optimisers": [o.state_dict() for o in optimisers]},
                          checkpoint_file, 3 * args.students * checkpoints.state_bytes(teacher))
 
@@ -121,10 +125,10 @@ def train_scale(args: Namespace, patch_size: int, images: torch.Tensor, stop: St
         for step in range(steps_per_epoch):
             if stop.requested:
                 break  # an interrupted epoch is redone on resume: only whole epochs are saved
-            batch = images[order[step * args.batch:(step + 1) * args.batch]]
+            batch = images[order[step * args.batch:(step + 1) * args.batch]].to(device)
             window = training_window(teacher, batch, args.crop, rng)
             with torch.no_grad():
-                target = method.normalise_teacher(teacher.strided_padded(window), mean, std)
+                target = method.normalise_teacher(teacher.strided_padded(window), mean_on_device, std_on_device)
             for student, optimiser in zip(students, optimisers):
                 loss = method.student_loss(student.strided_padded(window), target, args.hard_fraction)
                 optimiser.zero_grad(set_to_none=True)
@@ -140,7 +144,7 @@ def train_scale(args: Namespace, patch_size: int, images: torch.Tensor, stop: St
             save()
     if stop.requested:
         return None
-    return ScaleHead(teacher, [s.eval() for s in students], mean, std)
+    return ScaleHead(teacher.cpu(), [s.cpu().eval() for s in students], mean, std)
 
 
 def decide_colour(requested: str, all_gray: bool) -> str:
@@ -151,6 +155,7 @@ def decide_colour(requested: str, all_gray: bool) -> str:
 
 def run(args: Namespace) -> None:
     torch.set_num_threads(args.threads or os.cpu_count() or 1)
+    device = resolve_device(args.device)
     good = Path(args.good)
     files = find_images(good)
     if len(files) < args.min_images:
@@ -174,9 +179,10 @@ def run(args: Namespace) -> None:
     stop = StopFlag()
     started = time.monotonic()
     heads: dict[int, ScaleHead] = {}
-    emit("start", images=len(kept), colour=colour, scales=args.scales, students=args.students, epochs=args.epochs)
+    emit("start", images=len(kept), colour=colour, scales=args.scales, students=args.students, epochs=args.epochs,
+         device=describe(device))
     for patch_size in args.scales:
-        head = train_scale(args, patch_size, images, stop, state_dir)
+        head = train_scale(args, patch_size, images, stop, state_dir, device)
         if head is None:
             emit("stopped", message="stopped at the last whole-epoch checkpoint; rerun the same command to resume")
             raise SystemExit(130)
@@ -188,7 +194,7 @@ def run(args: Namespace) -> None:
                 "weight_decay": args.weight_decay, "seed": args.seed, "strided_training": True,
                 "normalisation": args.normalisation, "hard_fraction": args.hard_fraction,
                 "seconds": round(time.monotonic() - started, 1), "threads": torch.get_num_threads(),
-                "torch": torch.__version__, "dataset": dataset,
+                "torch": torch.__version__, "device": describe(device), "dataset": dataset,
                 "teachers": {str(p): _teacher_summary(Path(args.teachers), p) for p in args.scales}}
     manifest_path = export_bundle(model, out, args.size, colour, training, args.opset)
     emit("done", path=str(out), manifest=str(manifest_path))
