@@ -8,7 +8,7 @@ import { evalCommand } from "./eval-command.js";
 import { inferCommand } from "./infer-command.js";
 import { runCommand } from "./run-command.js";
 import { synthCommand } from "./synth-command.js";
-import { exportCommand, pretrainTeacherCommand, trainCommand } from "./train-commands.js";
+import { convertMobilenetCommand, exportCommand, pretrainTeacherCommand, trainCommand } from "./train-commands.js";
 
 export function program(): Command {
   const root = new Command("inspector")
@@ -18,6 +18,7 @@ export function program(): Command {
   root.addCommand(trainCommand());
   root.addCommand(pretrainTeacherCommand());
   root.addCommand(exportCommand());
+  root.addCommand(convertMobilenetCommand());
   root.addCommand(calibrateCommand());
   root.addCommand(evalCommand());
   root.addCommand(inferCommand());

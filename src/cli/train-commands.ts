@@ -92,7 +92,7 @@ const PRETRAIN_OPTIONS: PassThrough[] = [
   { flag: "--lambda-m <w>", help: "weight of the triplet loss Lm", defaultValue: "1" },
   { flag: "--lambda-c <w>", help: "weight of the compactness loss Lc", defaultValue: "1" },
   { flag: "--lambda-k <w>", help: "weight of the distillation loss Lk (with --distill-from)", defaultValue: "1" },
-  { flag: "--distill-from <file>", help: "local ResNet-18 state dict (torchvision keys) for Lk; nothing is downloaded" },
+  { flag: "--distill-from <file>", help: "the pretrained network of Lk: a local ResNet-18 state dict (torchvision keys), or the MobileNetV2 trunk from `inspector convert-mobilenet`; nothing is downloaded" },
   { flag: "--width <w>", help: "multiplier of the hidden layers' channels", defaultValue: "1" },
   { flag: "--descriptor-size <d>", help: "descriptor channels D", defaultValue: "128" },
   { flag: "--checkpoint-every <steps>", help: "steps between checkpoints", defaultValue: "50" },
@@ -111,6 +111,11 @@ const EXPORT_OPTIONS: PassThrough[] = [
   { flag: "--mode <mode>", help: "dense (a score per pixel) or strided (cheaper, upsampled)" },
   { flag: "--scales <list>", help: "a subset of the bundle's patch sizes (default: all)" },
   { flag: "--opset <n>", help: "ONNX opset (10 or later)", defaultValue: "13" },
+];
+
+const CONVERT_MOBILENET_OPTIONS: PassThrough[] = [
+  { flag: "--tfjs <dir>", help: "the model as `node scripts/nsfwjs-mobilenet.mjs unpack DIR` writes it (model.json + weights.bin)" },
+  { flag: "--out <file>", help: "the PyTorch file to write, for pretrain-teacher --distill-from" },
 ];
 
 /** A command that checks its required options, runs one trainer subcommand and prints the folder it wrote. */
@@ -145,10 +150,19 @@ export function trainCommand(): Command {
 
 export function pretrainTeacherCommand(): Command {
   return trainerCommand("pretrain-teacher",
-    "pre-train teacher networks on natural photographs (self-supervised, or distilled from ResNet-18)",
+    "pre-train teacher networks on natural photographs (self-supervised, or distilled from ResNet-18 or MobileNetV2)",
     PRETRAIN_OPTIONS, (options) => {
       if (!options.images && !options.imageList) {
         throw new CliError("give --images DIR or --image-list FILE (e.g. models/teachers/photos.txt).");
       }
+    });
+}
+
+export function convertMobilenetCommand(): Command {
+  return trainerCommand("convert-mobilenet",
+    "convert the ImageNet MobileNetV2 trunk shipped in nsfwjs (a devDependency) for pretrain-teacher --distill-from",
+    CONVERT_MOBILENET_OPTIONS, (options) => {
+      if (!options.tfjs) throw new CliError("--tfjs DIR is required: run `node scripts/nsfwjs-mobilenet.mjs unpack DIR` first.");
+      if (!options.out) throw new CliError("--out FILE is required: where to write the converted trunk.");
     });
 }

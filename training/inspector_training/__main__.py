@@ -63,7 +63,8 @@ def parser() -> argparse.ArgumentParser:
     pre.add_argument("--lambda-m", type=float, default=1.0)
     pre.add_argument("--lambda-c", type=float, default=1.0)
     pre.add_argument("--lambda-k", type=float, default=1.0)
-    pre.add_argument("--distill-from", help="local ResNet-18 state-dict file for the distillation loss Lk")
+    pre.add_argument("--distill-from", help="the pretrained network P of the distillation loss Lk: a local ResNet-18 "
+                     "state-dict file, or a MobileNetV2 trunk written by convert-mobilenet")
     pre.add_argument("--width", type=float, default=1.0, help="multiplier of the hidden layers' channels")
     pre.add_argument("--descriptor-size", type=positive_int, default=128)
     pre.add_argument("--checkpoint-every", type=positive_int, default=50)
@@ -75,6 +76,10 @@ def parser() -> argparse.ArgumentParser:
     pre.add_argument("--threads", type=int, default=0, help="torch threads (0 = all cores)")
     pre.add_argument("--device", choices=DEVICES, default="auto", help="auto (CUDA when PyTorch sees a GPU), cpu or cuda")
     pre.add_argument("--skip-corrupt", action="store_true", help="skip unreadable images instead of stopping")
+
+    conv = commands.add_parser("convert-mobilenet", help="the ImageNet MobileNetV2 trunk of nsfwjs, for --distill-from")
+    conv.add_argument("--tfjs", required=True, help="folder written by `node scripts/nsfwjs-mobilenet.mjs unpack DIR`")
+    conv.add_argument("--out", required=True, help="the PyTorch file to write, e.g. /work/distillers/mobilenet_v2.pt")
 
     train = commands.add_parser("train", help="train students on good images and export a bundle")
     train.add_argument("--good", required=True, help="folder of good images (or an MVTec category folder)")
@@ -131,6 +136,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "pretrain-teacher":
             from . import pretrain
             pretrain.run(args)
+        elif args.command == "convert-mobilenet":
+            from pathlib import Path
+            from . import mobilenet_v2
+            trunk, digest = mobilenet_v2.convert(Path(args.tfjs))
+            mobilenet_v2.save(trunk, digest, Path(args.out))
+            emit("done", path=args.out, weights_sha256=digest)
         elif args.command == "train":
             from . import students
             students.run(args)

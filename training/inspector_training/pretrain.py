@@ -20,7 +20,8 @@ from .networks import NetworkConfig, PatchNetwork, count_parameters
 from .progress import Progress, StopFlag, emit
 from .teacher_data import PatchSampler
 from . import teacher_quality
-from .resnet18 import FEATURES, load_resnet18
+from .distillers import load_distiller
+from .resnet18 import FEATURES
 
 TEACHER_FORMAT = "inspector-teacher"
 TEACHER_VERSION = 1
@@ -104,8 +105,9 @@ def pretrain_scale(args: Namespace, patch_size: int, photos: list, held_photos: 
     config = NetworkConfig(patch_size, args.width, args.descriptor_size)
     torch.manual_seed(args.seed + patch_size)
     network = PatchNetwork(config)
-    projection = nn.Linear(config.descriptor_size, FEATURES)  # the FC layer of Lk, dropped afterwards
-    distiller = load_resnet18(Path(args.distill_from)) if args.distill_from else None
+    distiller = load_distiller(Path(args.distill_from)) if args.distill_from else None
+    # the FC layer of Lk, dropped afterwards
+    projection = nn.Linear(config.descriptor_size, distiller.features if distiller is not None else FEATURES)
     network.to(device)
     projection.to(device)
     if distiller is not None:

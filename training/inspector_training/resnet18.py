@@ -32,6 +32,8 @@ class BasicBlock(nn.Module):
 
 
 class ResNet18Features(nn.Module):
+    features = FEATURES
+
     def __init__(self) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
@@ -52,14 +54,8 @@ class ResNet18Features(nn.Module):
         return x.mean((2, 3))
 
 
-def load_resnet18(path: Path) -> ResNet18Features:
-    if not path.is_file():
-        raise UserError("DISTILL_MISSING", f"{path}: no such file. --distill-from takes a local ResNet-18 "
-                        "state-dict (.pth) file, e.g. torchvision's resnet18-f37072fd.pth.")
-    try:
-        state = torch.load(path, map_location="cpu")
-    except Exception as err:
-        raise UserError("DISTILL_UNREADABLE", f"{path}: not a readable PyTorch file ({err}).")
+def resnet18_from_state(state: object, path: Path) -> ResNet18Features:
+    """A torchvision ResNet-18 state dict (already loaded from `path`) as the distillation target."""
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
     network = ResNet18Features()
@@ -68,5 +64,6 @@ def load_resnet18(path: Path) -> ResNet18Features:
         network.load_state_dict(wanted, strict=True)
     except RuntimeError as err:
         raise UserError("DISTILL_NOT_RESNET18", f"{path}: not a ResNet-18 state dict with torchvision's "
-                        f"key names ({str(err).splitlines()[0]}).")
+                        f"key names ({str(err).splitlines()[0]}), nor a MobileNetV2 trunk converted by "
+                        "`inspector convert-mobilenet`.")
     return network.eval().requires_grad_(False)

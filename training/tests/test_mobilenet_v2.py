@@ -1,0 +1,95 @@
+import csv
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw
+
+from inspector_training import mobilenet_v2, pretrain
+from inspector_training.__main__ import main
+from inspector_training.distillers import load_distiller
+from conftest import cli_args
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "nsfwjs-mobilenet.mjs"
+HAVE_NSFWJS = (ROOT / "node_modules" / "nsfwjs").is_dir() and (ROOT / "node_modules" / "@tensorflow" / "tfjs").is_dir()
+needs_nsfwjs = pytest.mark.skipif(not HAVE_NSFWJS or shutil.which("node") is None,
+                                  reason="nsfwjs and @tensorflow/tfjs (devDependencies) are not installed: run npm ci")
+TINY = ["--batch", "2", "--width", "0.125", "--descriptor-size", "16", "--eval-triplets", "8", "--threads", "2"]
+
+
+@pytest.fixture(scope="module")
+def tfjs_folder(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("mobilenet-tfjs")
+    subprocess.run(["node", str(SCRIPT), "unpack", str(folder)], check=True, capture_output=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def distiller_file(tfjs_folder, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("distiller") / "mobilenet_v2.pt"
+    assert main(["convert-mobilenet", "--tfjs", str(tfjs_folder), "--out", str(out)]) == 0
+    return out
+
+
+def picture() -> np.ndarray:
+    """A 224² RGB picture with edges, a gradient and texture, in Keras's [-1, 1] range (NHWC)."""
+    image = Image.new("RGB", (224, 224))
+    pixels = np.linspace(0, 255, 224, dtype=np.float32)
+    image.paste(Image.fromarray(np.stack([np.tile(pixels, (224, 1))] * 3, -1).astype(np.uint8)))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((40, 50, 150, 170), fill=(200, 40, 60))
+    draw.rectangle((120, 20, 210, 90), outline=(20, 220, 90), width=6)
+    for x in range(0, 224, 9):
+        draw.line((x, 180, x + 30, 224), fill=(250, 250, 250), width=2)
+    return (np.asarray(image, dtype=np.float32) / 127.5 - 1)[None]
+
+
+@needs_nsfwjs
+def test_converted_trunk_matches_tfjs_on_a_picture(tfjs_folder, distiller_file, tmp_path):
+    x = picture()
+    (tmp_path / "in.f32").write_bytes(x.astype("<f4").tobytes())
+    subprocess.run(["node", str(SCRIPT), "reference", str(tmp_path / "in.f32"), str(tmp_path / "out.f32")],
+                   check=True, capture_output=True)
+    reference = np.frombuffer((tmp_path / "out.f32").read_bytes(), "<f4").reshape(1, 14, 14, 96)
+    trunk = load_distiller(distiller_file)
+    with torch.no_grad():
+        ours = trunk.feature_map(torch.from_numpy(x).permute(0, 3, 1, 2)).permute(0, 2, 3, 1).numpy()
+    assert np.abs(reference).max() > 1  # a real response, not zeros
+    assert np.abs(ours - reference).max() < 1e-3 * np.abs(reference).max()
+    blob = torch.load(distiller_file)
+    assert blob["source"]["frozen_through"] == "block_10_project_BN" and len(blob["source"]["weights_sha256"]) == 64
+
+
+@needs_nsfwjs
+def test_teacher_pretrains_with_the_mobilenet_distiller(distiller_file, photos, tmp_path):
+    trunk = load_distiller(distiller_file)
+    assert trunk.features == 96 and trunk(torch.zeros(2, 3, 17, 17)).shape == (2, 96)
+    pretrain.run(cli_args("pretrain-teacher", "--images", str(photos), "--out", str(tmp_path), "--steps", "1",
+                          "--scales", "17", "--distill-from", str(distiller_file), "--lambda-m", "0",
+                          "--log-every", "1", *TINY))
+    row = list(csv.DictReader(open(tmp_path / "p17-run" / "losses.csv")))[-1]
+    assert float(row["distillation"]) > 0 and float(row["triplet"]) > 0  # measured, weighted 0
+    _, blob = pretrain.load_teacher(tmp_path / "teacher_p17.pt", 17)
+    assert blob["settings"]["lambda_m"] == 0 and blob["settings"]["distill_from"] == str(distiller_file)
+
+
+def test_conversion_errors_name_the_problem(tmp_path, capsys):
+    assert main(["convert-mobilenet", "--tfjs", str(tmp_path), "--out", str(tmp_path / "x.pt")]) == 2
+    assert "not a TF.js layers model" in capsys.readouterr().err
+    (tmp_path / "model.json").write_text('{"weightsManifest": [{"paths": ["w.bin"], "weights": '
+                                         '[{"name": "Conv1/kernel", "shape": [1], "dtype": "float32"}]}]}')
+    (tmp_path / "w.bin").write_bytes(b"\0" * 4)
+    assert main(["convert-mobilenet", "--tfjs", str(tmp_path), "--out", str(tmp_path / "x.pt")]) == 2
+    assert "Conv1/kernel has shape [1], expected one for [32, 3, 3, 3]" in capsys.readouterr().err
+
+
+def test_distiller_files_are_checked(tmp_path, photos, capsys):
+    other = tmp_path / "other.pt"
+    torch.save({"format": mobilenet_v2.DISTILLER_FORMAT, "architecture": "vgg", "state_dict": {}}, other)
+    assert main(["pretrain-teacher", "--images", str(photos), "--out", str(tmp_path / "o"), "--steps", "1",
+                 "--scales", "17", "--distill-from", str(other)]) == 2
+    assert "distiller architecture 'vgg'" in capsys.readouterr().err
