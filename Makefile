@@ -12,7 +12,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 PREFIX ?= /opt/inspector
 
-.PHONY: all setup apt test test-python test-node soak demo build install clean
+.PHONY: all setup apt test test-imports test-python test-node soak demo build install clean
 
 all: setup
 
@@ -31,7 +31,11 @@ node_modules/.package-lock.json: package.json package-lock.json | apt
 build: node_modules/.package-lock.json
 	npx tsc -p tsconfig.json
 
-test: setup test-python test-node
+test: setup test-imports test-python test-node
+
+# Imports flow one way along a part's path (docs/architecture.md).
+test-imports:
+	node scripts/check-imports.mjs
 
 test-python:
 	$(PYTHON) -m pytest -q training/tests

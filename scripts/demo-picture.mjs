@@ -2,7 +2,7 @@
 // it, above the heatmap it publishes, with the verdict and score. Run after `npm ci`:
 //   node scripts/demo-picture.mjs [BUNDLE] [OUT]
 import { BundleRunner } from "../dist/inference/bundle-runner.js";
-import { cv } from "../dist/preprocess/opencv.js";
+import { cv } from "../dist/native/opencv.js";
 import { drawPart, seededRandom } from "../dist/sources/synthetic-part.js";
 import { inspectFrame } from "../dist/verdict/inspect.js";
 

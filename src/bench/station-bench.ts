@@ -13,12 +13,13 @@ import { type DaemonConfig, sessionSettingsOf } from "../config/daemon-config.js
 import type { Pipeline } from "../config/pipeline-config.js";
 import { StationDaemon } from "../daemon/station-daemon.js";
 import { type Bundle, loadBundle } from "../inference/bundle.js";
-import { ort } from "../inference/onnxruntime.js";
-import { openSession, type SessionSettings } from "../inference/providers.js";
+import { ort } from "../native/onnxruntime.js";
+import { openSession, type SessionSettings } from "../native/providers.js";
 import { prepareFor } from "../inference/bundle-runner.js";
 import { quantile } from "../scoring/statistics.js";
 import { createSource } from "../sources/open-source.js";
-import { drawPart, seededRandom } from "../sources/synthetic-part.js";
+import { drawPart } from "../sources/synthetic-part.js";
+import { seededRandom } from "../random/seeded-random.js";
 import { pythonInterpreter, TRAINING_DIR } from "../training/trainer-process.js";
 
 export interface Spread {

@@ -4,13 +4,14 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 
-import { CliError } from "../cli/cli-error.js";
+import { UserError } from "../errors/user-error.js";
+import { seededShuffle } from "../random/seeded-random.js";
 import { BundleRunner } from "../inference/bundle-runner.js";
-import type { SessionSettings } from "../inference/providers.js";
-import { listImages, readImage, readMask } from "../preprocess/image-files.js";
-import { cv, type Mat } from "../preprocess/opencv.js";
+import type { SessionSettings } from "../native/providers.js";
+import { listImages, readImage, readMask } from "../images/image-files.js";
+import { cv, type Mat } from "../native/opencv.js";
 import { floatsOf } from "../preprocess/preprocess.js";
-import { CALIBRATION_FORMAT, CALIBRATION_VERSION, type Calibration } from "../scoring/calibration-file.js";
+import { CALIBRATION_FORMAT, CALIBRATION_VERSION, type Calibration } from "../inference/calibration-file.js";
 import { anomalyMap, imageScore } from "../scoring/scoring.js";
 import { quantile, Subsample } from "../scoring/statistics.js";
 import { MIN_POSITION_IMAGES, positionStatistics } from "./position-statistics.js";
@@ -65,24 +66,6 @@ export interface CalibrationResult {
   warnings: string[];
 }
 
-/** A deterministic shuffle (mulberry32), so that a calibration can be repeated exactly. */
-function shuffled<T>(items: T[], seed: number): T[] {
-  let state = seed >>> 0;
-  const random = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const out = [...items];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [out[i], out[j]] = [out[j], out[i]];
-  }
-  return out;
-}
-
 /** The threshold maximising F1 for NG (defective = positive) over every observed score. */
 function f1Threshold(good: number[], bad: number[]): number {
   const candidates = [...new Set([...good, ...bad])].sort((a, b) => a - b);
@@ -107,7 +90,7 @@ function outlinedDefectShare(maps: { map: Mat; file: string }[], masksDir: strin
     const name = path.parse(file).name;
     const candidates = [`${name}_mask.png`, `${name}.png`].map((n) => path.join(masksDir, n));
     const maskFile = candidates.find((c) => existsSync(c));
-    if (!maskFile) throw new CliError(`${file}: no mask in ${masksDir} (expected ${path.basename(candidates[0])} or ${path.basename(candidates[1])}).`);
+    if (!maskFile) throw new UserError(`${file}: no mask in ${masksDir} (expected ${path.basename(candidates[0])} or ${path.basename(candidates[1])}).`);
     let mask = readMask(maskFile);
     if (mask.cols !== map.cols || mask.rows !== map.rows) mask = mask.resize(map.rows, map.cols, 0, 0, cv.INTER_NEAREST);
     const inDefect = mask.threshold(0, 255, cv.THRESH_BINARY);
@@ -123,17 +106,17 @@ export async function calibrate(options: CalibrateOptions): Promise<CalibrationR
   const needed = MIN_STATISTICS_IMAGES + MIN_THRESHOLD_IMAGES;
   const thresholdCount = Math.max(MIN_THRESHOLD_IMAGES, Math.round(good.length * options.holdout));
   if (good.length < needed || good.length - thresholdCount < MIN_STATISTICS_IMAGES) {
-    throw new CliError(`${options.goodDir}: found ${good.length} good image(s); calibration needs at least ${needed} ` +
+    throw new UserError(`${options.goodDir}: found ${good.length} good image(s); calibration needs at least ${needed} ` +
       `(${MIN_STATISTICS_IMAGES} for the statistics, ${MIN_THRESHOLD_IMAGES} held back for the threshold), and about ` +
       `${Math.ceil(1 / options.targetFalseRejectRate)} held back to resolve a ${options.targetFalseRejectRate * 100} % false-reject target.`);
   }
   const bad = options.badDir ? listImages(options.badDir, "images of defective parts") : [];
-  if (options.badDir && bad.length === 0) throw new CliError(`${options.badDir}: no images of defective parts found.`);
-  if (options.masksDir && !options.badDir) throw new CliError("--masks DIR goes with --bad DIR: they are the defective images' masks.");
+  if (options.badDir && bad.length === 0) throw new UserError(`${options.badDir}: no images of defective parts found.`);
+  if (options.masksDir && !options.badDir) throw new UserError("--masks DIR goes with --bad DIR: they are the defective images' masks.");
   if (options.method !== "false-reject" && bad.length === 0) {
-    throw new CliError(`--method ${options.method} chooses the threshold against defective parts: give --bad DIR.`);
+    throw new UserError(`--method ${options.method} chooses the threshold against defective parts: give --bad DIR.`);
   }
-  const order = shuffled(good, options.seed);
+  const order = seededShuffle(good, options.seed);
   const thresholdImages = order.slice(0, thresholdCount);
   const statisticsImages = order.slice(thresholdCount);
   const warnings: string[] = [];
@@ -177,7 +160,7 @@ export async function calibrate(options: CalibrateOptions): Promise<CalibrationR
     const badScores = await scoreImages(bad, "defective");
     const sortedGood = Float64Array.from(goodScores).sort();
     if (sortedGood[0] === sortedGood[sortedGood.length - 1]) {
-      throw new CliError("every held-back good image has the same score: the scores are degenerate. Check the images and the bundle.");
+      throw new UserError("every held-back good image has the same score: the scores are degenerate. Check the images and the bundle.");
     }
 
     const falseRejectThreshold = quantile(sortedGood, 1 - options.targetFalseRejectRate);

@@ -4,8 +4,8 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 
 import type { Pipeline } from "../config/pipeline-config.js";
-import { CliError } from "../cli/cli-error.js";
-import { cv } from "../preprocess/opencv.js";
+import { UserError } from "../errors/user-error.js";
+import { cv } from "../native/opencv.js";
 import { cropRoi } from "../preprocess/preprocess.js";
 import { createSource } from "../sources/open-source.js";
 import { SourceError } from "../sources/frame-source.js";
@@ -35,13 +35,13 @@ export async function captureGoodParts(options: CaptureOptions): Promise<string[
         frame = await source.grab();
       } catch (err) {
         if (!(err instanceof SourceError) || ++failures > MAX_CONSECUTIVE_FAILURES) {
-          throw new CliError(`capture stopped after ${files.length} of ${options.count} parts: ${(err as Error).message}`);
+          throw new UserError(`capture stopped after ${files.length} of ${options.count} parts: ${(err as Error).message}`);
         }
         await new Promise((resolve) => setTimeout(resolve, 500));
         continue;
       }
       if (!frame) {
-        throw new CliError(`${source.description} ran out after ${files.length} of ${options.count} frames: lower --count or add images.`);
+        throw new UserError(`${source.description} ran out after ${files.length} of ${options.count} frames: lower --count or add images.`);
       }
       failures = 0;
       const file = path.join(options.out, `capture-${String(files.length + 1).padStart(4, "0")}.png`);

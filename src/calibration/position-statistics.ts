@@ -3,12 +3,12 @@
 // where good parts always differ from each other (a part's edge, a corner where the background
 // shows, a reflection) gets a wide std and stops outscoring a defect elsewhere; a place where they
 // agree keeps its sensitivity.
-import { CliError } from "../cli/cli-error.js";
+import { UserError } from "../errors/user-error.js";
 import type { BundleRunner } from "../inference/bundle-runner.js";
-import { readImage } from "../preprocess/image-files.js";
-import { cv } from "../preprocess/opencv.js";
+import { readImage } from "../images/image-files.js";
+import { cv } from "../native/opencv.js";
 import { floatsOf } from "../preprocess/preprocess.js";
-import type { Calibration, PositionStatistics } from "../scoring/calibration-file.js";
+import type { Calibration, PositionStatistics } from "../inference/calibration-file.js";
 import { fusedMap } from "../scoring/scoring.js";
 import { quantile } from "../scoring/statistics.js";
 
@@ -25,7 +25,7 @@ export const MIN_POSITION_IMAGES = 10;
 export async function positionStatistics(runner: BundleRunner, files: string[], scales: Calibration["scales"],
   onProgress?: (done: number, total: number) => void): Promise<PositionStatistics> {
   if (files.length < MIN_POSITION_IMAGES) {
-    throw new CliError(`per-position statistics need at least ${MIN_POSITION_IMAGES} good images, got ${files.length}: ` +
+    throw new UserError(`per-position statistics need at least ${MIN_POSITION_IMAGES} good images, got ${files.length}: ` +
       "calibrate on more good parts, or pass --no-position-statistics.");
   }
   const manifest = runner.bundle.manifest;
@@ -52,7 +52,7 @@ export async function positionStatistics(runner: BundleRunner, files: string[], 
   const std = Array.from(squares, (q, i) => Math.sqrt(Math.max(q / files.length - mean[i] * mean[i], 0)));
   const floor = quantile(Float64Array.from(std).sort(), 0.5);
   if (!(floor > 0) || !mean.every(Number.isFinite)) {
-    throw new CliError("the anomaly maps of the good images do not vary from part to part (median std 0): the images " +
+    throw new UserError("the anomaly maps of the good images do not vary from part to part (median std 0): the images " +
       "may be copies of one frame or blank. Check them, or pass --no-position-statistics.");
   }
   return { width: gridWidth, height: gridHeight, mean, std: std.map((s) => Math.max(s, floor)) };

@@ -1,6 +1,6 @@
 // calibration-report.html: what a quality engineer checks before trusting a threshold — the
 // scores of held-back good parts and of defective parts, with the thresholds drawn in.
-import type { Calibration } from "../scoring/calibration-file.js";
+import type { Calibration } from "../inference/calibration-file.js";
 
 const WIDTH = 720;
 const HEIGHT = 260;

@@ -1,9 +1,9 @@
 // Pass 1 of calibration (and of evaluating an uncalibrated bundle): the mean and std of e and v
 // per scale, over every output position of the given good images.
-import { CliError } from "../cli/cli-error.js";
+import { UserError } from "../errors/user-error.js";
 import type { BundleRunner } from "../inference/bundle-runner.js";
-import { readImage } from "../preprocess/image-files.js";
-import type { Calibration } from "../scoring/calibration-file.js";
+import { readImage } from "../images/image-files.js";
+import type { Calibration } from "../inference/calibration-file.js";
 import { Moments } from "../scoring/statistics.js";
 
 export async function scaleStatistics(runner: BundleRunner, files: string[],
@@ -23,7 +23,7 @@ export async function scaleStatistics(runner: BundleRunner, files: string[],
     const m = moments[i];
     for (const [name, value] of [["error", m.error], ["variance", m.variance]] as const) {
       if (!(value.std > 0) || !Number.isFinite(value.mean)) {
-        throw new CliError(`p=${scale.patch_size}: the ${name} maps are degenerate on these images (std ${value.std}). ` +
+        throw new UserError(`p=${scale.patch_size}: the ${name} maps are degenerate on these images (std ${value.std}). ` +
           "The bundle's students may be untrained or the images blank: check both, then retrain or recalibrate.");
       }
     }

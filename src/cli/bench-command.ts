@@ -6,8 +6,9 @@ import { benchBundle, benchStation, benchTable, bundleBenchTable, ownPaceMs } fr
 import { loadDaemonConfig } from "../config/daemon-config.js";
 import { loadPipeline } from "../config/pipeline-config.js";
 import { createLogger } from "../daemon/logger.js";
-import { CliError } from "./cli-error.js";
-import { numberIn, PROVIDERS_HELP, providerList, sessionSettings, type SessionOptionValues } from "./options.js";
+import { UserError } from "../errors/user-error.js";
+import { numberIn, PROVIDERS_HELP, providerList } from "./options.js";
+import { sessionSettings, type SessionChoices } from "../native/providers.js";
 
 export function benchCommand(): Command {
   return new Command("bench")
@@ -22,20 +23,20 @@ export function benchCommand(): Command {
     .option("--warmup <n>", "parts run first and not counted", numberIn(0, 1e6, true), 10)
     .option("--json", "print the report as JSON instead of a table")
     .action(async (options: { pipeline?: string; bundle?: string; config?: string; parts: number; warmup: number; json?: boolean }
-      & SessionOptionValues & { paced?: boolean }) => {
+      & SessionChoices & { paced?: boolean }) => {
       if (options.bundle) {
-        if (options.pipeline) throw new CliError("give --pipeline (a station) or --bundle (a bundle alone), not both.");
+        if (options.pipeline) throw new UserError("give --pipeline (a station) or --bundle (a bundle alone), not both.");
         const report = await benchBundle(options.bundle, sessionSettings(options), options.parts, options.warmup);
         process.stdout.write(`${options.json ? JSON.stringify(report, null, 2) : bundleBenchTable(report)}\n`);
         return;
       }
-      if (!options.pipeline) throw new CliError("--pipeline FILE is required, e.g. --pipeline pipelines/demo.yaml (or --bundle DIR).");
+      if (!options.pipeline) throw new UserError("--pipeline FILE is required, e.g. --pipeline pipelines/demo.yaml (or --bundle DIR).");
       const config = loadDaemonConfig(options.config);
       const pipeline = loadPipeline(options.pipeline);
       const log = createLogger({ ...config.logging, level: "warn" });
       const own = pipeline.trigger;
       if (options.paced && ownPaceMs(own) === 0) {
-        throw new CliError(`--paced keeps a pipeline's own pace, and ${options.pipeline} has none (trigger ${own.type}` +
+        throw new UserError(`--paced keeps a pipeline's own pace, and ${options.pipeline} has none (trigger ${own.type}` +
           `${own.type === "continuous" ? ", minIntervalMs 0" : ""}): set trigger.minIntervalMs to the line's takt, or leave --paced out.`);
       }
       const report = await benchStation({ config, pipeline, parts: options.parts, warmup: options.warmup, paced: options.paced, log });

@@ -9,14 +9,15 @@ import { calibrate, DEFAULT_CALIBRATE_OPTIONS, type ThresholdMethod } from "../c
 import { captureGoodParts } from "../calibration/capture.js";
 import { calibrationReport } from "../calibration/report.js";
 import { loadPipeline } from "../config/pipeline-config.js";
-import { CALIBRATION_FILE } from "../scoring/calibration-file.js";
-import { CliError } from "./cli-error.js";
-import { numberIn, PROVIDERS_HELP, providerList, sessionSettings, type SessionOptionValues } from "./options.js";
-import { StageProgress } from "./stage-progress.js";
+import { CALIBRATION_FILE } from "../inference/calibration-file.js";
+import { UserError } from "../errors/user-error.js";
+import { numberIn, PROVIDERS_HELP, providerList } from "./options.js";
+import { sessionSettings, type SessionChoices } from "../native/providers.js";
+import { StageProgress } from "../terminal/stage-progress.js";
 
 export const REPORT_FILE = "calibration-report.html";
 
-interface CalibrateCliOptions extends SessionOptionValues {
+interface CalibrateCliOptions extends SessionChoices {
   bundle?: string;
   positionStatistics: boolean;
   good?: string;
@@ -64,7 +65,7 @@ export function calibrateCommand(): Command {
       const progress = new StageProgress();
       let captured: string | undefined;
       if (options.pipeline) {
-        if (options.good) throw new CliError("give --good DIR or --pipeline FILE, not both.");
+        if (options.good) throw new UserError("give --good DIR or --pipeline FILE, not both.");
         const pipeline = loadPipeline(options.pipeline);
         options.bundle ??= pipeline.bundle;
         captured = options.keep ?? mkdtempSync(path.join(tmpdir(), "inspector-capture-"));
@@ -76,8 +77,8 @@ export function calibrateCommand(): Command {
         });
         options.good = captured;
       }
-      if (!options.bundle) throw new CliError("--bundle DIR is required: the bundle folder to calibrate.");
-      if (!options.good) throw new CliError("--good DIR (a folder of images of good parts) or --pipeline FILE is required.");
+      if (!options.bundle) throw new UserError("--bundle DIR is required: the bundle folder to calibrate.");
+      if (!options.good) throw new UserError("--good DIR (a folder of images of good parts) or --pipeline FILE is required.");
       const result = await calibrate({
         bundleDir: options.bundle, goodDir: options.good, badDir: options.bad, masksDir: options.masks, holdout: options.holdout,
         targetFalseRejectRate: options.targetFrr, method: options.method, targetMissRate: options.targetMissRate,

@@ -5,11 +5,12 @@ import path from "node:path";
 import { Command } from "commander";
 
 import { evaluate } from "../evaluation/evaluate.js";
-import { CliError } from "./cli-error.js";
-import { numberIn, PROVIDERS_HELP, providerList, sessionSettings, type SessionOptionValues } from "./options.js";
-import { StageProgress } from "./stage-progress.js";
+import { UserError } from "../errors/user-error.js";
+import { numberIn, PROVIDERS_HELP, providerList } from "./options.js";
+import { sessionSettings, type SessionChoices } from "../native/providers.js";
+import { StageProgress } from "../terminal/stage-progress.js";
 
-interface EvalCliOptions extends SessionOptionValues {
+interface EvalCliOptions extends SessionChoices {
   bundle?: string;
   maps?: string;
   data?: string;
@@ -32,9 +33,9 @@ export function evalCommand(): Command {
     .option("--providers <list>", PROVIDERS_HELP, providerList)
     .option("--threads <n>", "ONNX Runtime threads (0 = every core)", numberIn(0, 1024, true))
     .action(async (options: EvalCliOptions) => {
-      if (!options.bundle === !options.maps) throw new CliError("give --bundle DIR (a bundle makes the maps) or --maps DIR (maps made elsewhere), one of the two.");
-      if (!options.data) throw new CliError("--data DIR is required: a category folder in MVTec AD layout.");
-      if (options.saveMaps && !options.out) throw new CliError("--save-maps needs --out DIR.");
+      if (!options.bundle === !options.maps) throw new UserError("give --bundle DIR (a bundle makes the maps) or --maps DIR (maps made elsewhere), one of the two.");
+      if (!options.data) throw new UserError("--data DIR is required: a category folder in MVTec AD layout.");
+      if (options.saveMaps && !options.out) throw new UserError("--save-maps needs --out DIR.");
       const progress = new StageProgress();
       const report = await evaluate({
         bundleDir: options.bundle, mapsDir: options.maps, dataDir: options.data, outDir: options.out, saveMaps: Boolean(options.saveMaps),

@@ -5,13 +5,14 @@ import path from "node:path";
 import { Command, Option } from "commander";
 
 import { BundleRunner } from "../inference/bundle-runner.js";
-import { readImage } from "../preprocess/image-files.js";
+import { readImage } from "../images/image-files.js";
 import type { Roi } from "../preprocess/preprocess.js";
 import { DEFAULT_MIN_REGION_AREA, inspectFrame } from "../verdict/inspect.js";
-import { CliError } from "./cli-error.js";
-import { numberIn, PROVIDERS_HELP, providerList, roiOption, sessionSettings, type SessionOptionValues } from "./options.js";
+import { UserError } from "../errors/user-error.js";
+import { numberIn, PROVIDERS_HELP, providerList, roiOption } from "./options.js";
+import { sessionSettings, type SessionChoices } from "../native/providers.js";
 
-interface InferCliOptions extends SessionOptionValues {
+interface InferCliOptions extends SessionChoices {
   bundle?: string;
   out?: string;
   roi?: Roi;
@@ -31,7 +32,7 @@ export function inferCommand(): Command {
     .option("--providers <list>", PROVIDERS_HELP, providerList)
     .option("--threads <n>", "ONNX Runtime threads (0 = every core)", numberIn(0, 1024, true))
     .action(async (images: string[], options: InferCliOptions) => {
-      if (!options.bundle) throw new CliError("--bundle DIR is required: a calibrated bundle folder.");
+      if (!options.bundle) throw new UserError("--bundle DIR is required: a calibrated bundle folder.");
       const runner = await BundleRunner.open(options.bundle, { requireCalibration: true, session: sessionSettings(options) });
       process.stderr.write(`${runner.describe()}\n`);
       if (options.out) mkdirSync(options.out, { recursive: true });
@@ -58,6 +59,6 @@ export function inferCommand(): Command {
       } finally {
         await runner.close();
       }
-      if (errors > 0) throw new CliError(`${errors} of ${images.length} image(s) could not be inspected (ERROR lines above).`, 1);
+      if (errors > 0) throw new UserError(`${errors} of ${images.length} image(s) could not be inspected (ERROR lines above).`, 1);
     });
 }

@@ -1,7 +1,7 @@
 // The `inspector` program: one binary, one subcommand per job.
 import { Command, CommanderError } from "commander";
 
-import { CliError } from "./cli-error.js";
+import { UserError } from "../errors/user-error.js";
 import { benchCommand } from "./bench-command.js";
 import { calibrateCommand } from "./calibrate-command.js";
 import { evalCommand } from "./eval-command.js";
@@ -35,7 +35,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode; // commander printed the message or help
-    if (err instanceof CliError) {
+    if (err instanceof UserError) {
       process.stderr.write(`error: ${err.message}\n`);
       return err.exitCode;
     }

@@ -1,7 +1,7 @@
 // Parsers for command-line values: each rejects a bad value with a message saying what is allowed.
 import { InvalidArgumentError } from "commander";
 
-import { KNOWN_PROVIDERS, type ProviderName, type SessionSettings, DEFAULT_SESSION_SETTINGS } from "../inference/providers.js";
+import { KNOWN_PROVIDERS, type ProviderName } from "../native/providers.js";
 import type { Roi } from "../preprocess/preprocess.js";
 
 export function numberIn(min: number, max: number, integer = false) {
@@ -29,19 +29,6 @@ export function roiOption(text: string): Roi {
     throw new InvalidArgumentError(`${JSON.stringify(text)}: give the ROI as x,y,width,height in pixels, e.g. 100,50,640,480.`);
   }
   return { x: parts[0], y: parts[1], width: parts[2], height: parts[3] };
-}
-
-export interface SessionOptionValues {
-  providers?: ProviderName[];
-  threads?: number;
-}
-
-export function sessionSettings(options: SessionOptionValues): SessionSettings {
-  return {
-    ...DEFAULT_SESSION_SETTINGS,
-    providers: options.providers ?? DEFAULT_SESSION_SETTINGS.providers,
-    intraOpThreads: options.threads ?? DEFAULT_SESSION_SETTINGS.intraOpThreads,
-  };
 }
 
 export const PROVIDERS_HELP = `execution providers to try in order (${KNOWN_PROVIDERS.join(", ")})`;

@@ -7,7 +7,7 @@ import { loadPipeline } from "../config/pipeline-config.js";
 import { createLogger } from "../daemon/logger.js";
 import { StationDaemon } from "../daemon/station-daemon.js";
 import { closeInferenceWorkers } from "../inference/inference-client.js";
-import { CliError } from "./cli-error.js";
+import { UserError } from "../errors/user-error.js";
 
 interface RunCliOptions {
   pipeline?: string;
@@ -20,7 +20,7 @@ export function runCommand(): Command {
     .option("--pipeline <file>", "the station, e.g. pipelines/demo.yaml")
     .option("--config <file>", "daemon settings: broker, TLS, state directory, inference, logging (default: built-in, embedded broker)")
     .action(async (options: RunCliOptions) => {
-      if (!options.pipeline) throw new CliError("--pipeline FILE is required, e.g. --pipeline pipelines/demo.yaml.");
+      if (!options.pipeline) throw new UserError("--pipeline FILE is required, e.g. --pipeline pipelines/demo.yaml.");
       const config = loadDaemonConfig(options.config);
       const pipeline = loadPipeline(options.pipeline);
       checkPipelinePaths(pipeline, config.allowedPaths);

@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError } from "commander";
 
 import { DEFECT_KINDS, type DefectKind } from "../sources/synthetic-part.js";
 import { writeSyntheticDataset } from "../sources/synthetic-dataset.js";
-import { CliError } from "./cli-error.js";
+import { UserError } from "../errors/user-error.js";
 import { numberIn } from "./options.js";
 
 interface SynthCliOptions {
@@ -34,7 +34,7 @@ export function synthCommand(): Command {
     .option("--defects <list>", `defect kinds (default: all of ${DEFECT_KINDS.join(", ")})`, defectList, [...DEFECT_KINDS])
     .option("--seed <n>", "random seed: the same seed draws the same parts", numberIn(0, 2 ** 32 - 1, true), 0)
     .action((options: SynthCliOptions) => {
-      if (!options.out) throw new CliError("--out DIR is required: the category folder to write.");
+      if (!options.out) throw new UserError("--out DIR is required: the category folder to write.");
       const testPerKind = options.test ?? Math.max(4, Math.round(options.count / 5));
       writeSyntheticDataset({ out: options.out, count: options.count, testPerKind, size: options.size, defects: options.defects, seed: options.seed });
       process.stdout.write(`${options.out}: ${options.count} good training parts, ${testPerKind} good and ${testPerKind} per defect kind ` +

@@ -4,7 +4,7 @@ import { Command, Option } from "commander";
 
 import { ProgressView } from "../training/progress-view.js";
 import { runTrainer, type TrainerEvent } from "../training/trainer-process.js";
-import { CliError } from "./cli-error.js";
+import { UserError } from "../errors/user-error.js";
 
 interface PassThrough {
   flag: string; // commander flag syntax
@@ -42,10 +42,10 @@ async function runWithProgress(subcommand: string, args: string[]): Promise<Trai
   const result = await runTrainer([subcommand, ...args], (event) => view.handle(event));
   view.stop();
   if (result.exitCode === 130) { // Ctrl-C forwarded by us, or a signal sent to the trainer directly
-    throw new CliError("stopped at the last checkpoint; run the same command again to resume.", 130);
+    throw new UserError("stopped at the last checkpoint; run the same command again to resume.", 130);
   }
-  if (result.error) throw new CliError(result.error.message, result.exitCode === 0 ? 1 : result.exitCode);
-  if (result.exitCode !== 0 || !result.done) throw new CliError(`the trainer ended without finishing (exit ${result.exitCode}).`);
+  if (result.error) throw new UserError(result.error.message, result.exitCode === 0 ? 1 : result.exitCode);
+  if (result.exitCode !== 0 || !result.done) throw new UserError(`the trainer ended without finishing (exit ${result.exitCode}).`);
   return result.done;
 }
 
@@ -135,7 +135,7 @@ export function exportCommand(): Command {
   return trainerCommand("export", "re-export trained bundles as dense or strided, with fewer scales, or fused into one, without retraining",
     EXPORT_OPTIONS, (options) => {
       for (const required of ["bundle", "out", "mode"]) {
-        if (!options[required]) throw new CliError(`--${required} is required (see --help).`);
+        if (!options[required]) throw new UserError(`--${required} is required (see --help).`);
       }
     });
 }
@@ -143,8 +143,8 @@ export function exportCommand(): Command {
 export function trainCommand(): Command {
   return trainerCommand("train", "train students on good parts and export a model bundle (ONNX + manifest.json)",
     TRAIN_OPTIONS, (options) => {
-      if (!options.good) throw new CliError("--good DIR is required: a folder of images of good parts.");
-      if (!options.out) throw new CliError("--out DIR is required: the bundle folder to write, e.g. models/NAME.");
+      if (!options.good) throw new UserError("--good DIR is required: a folder of images of good parts.");
+      if (!options.out) throw new UserError("--out DIR is required: the bundle folder to write, e.g. models/NAME.");
     });
 }
 
@@ -153,7 +153,7 @@ export function pretrainTeacherCommand(): Command {
     "pre-train teacher networks on natural photographs (self-supervised, or distilled from ResNet-18 or MobileNetV2)",
     PRETRAIN_OPTIONS, (options) => {
       if (!options.images && !options.imageList) {
-        throw new CliError("give --images DIR or --image-list FILE (e.g. models/teachers/photos.txt).");
+        throw new UserError("give --images DIR or --image-list FILE (e.g. models/teachers/photos.txt).");
       }
     });
 }
@@ -162,7 +162,7 @@ export function convertMobilenetCommand(): Command {
   return trainerCommand("convert-mobilenet",
     "convert the ImageNet MobileNetV2 trunk shipped in nsfwjs (a devDependency) for pretrain-teacher --distill-from",
     CONVERT_MOBILENET_OPTIONS, (options) => {
-      if (!options.tfjs) throw new CliError("--tfjs DIR is required: run `node scripts/nsfwjs-mobilenet.mjs unpack DIR` first.");
-      if (!options.out) throw new CliError("--out FILE is required: where to write the converted trunk.");
+      if (!options.tfjs) throw new UserError("--tfjs DIR is required: run `node scripts/nsfwjs-mobilenet.mjs unpack DIR` first.");
+      if (!options.out) throw new UserError("--out FILE is required: where to write the converted trunk.");
     });
 }

@@ -5,7 +5,7 @@ import path from "node:path";
 
 import { z } from "zod";
 
-import { KNOWN_PROVIDERS, type SessionSettings } from "../inference/providers.js";
+import { KNOWN_PROVIDERS, sessionSettings, type SessionSettings } from "../native/providers.js";
 import { ConfigError, readConfigFile } from "./config-file.js";
 
 const file = z.string().min(1, "give a file path");
@@ -60,8 +60,7 @@ export type DaemonConfig = z.output<typeof daemonConfigSchema>;
 
 /** ONNX Runtime settings for the station's graph: one run at a time, `inference.threads` inside it. */
 export function sessionSettingsOf(config: DaemonConfig): SessionSettings {
-  return { providers: config.inference.providers, intraOpThreads: config.inference.threads, interOpThreads: 1,
-    pinThreads: config.inference.pinThreads };
+  return sessionSettings(config.inference);
 }
 
 /** Secrets and the state directory from the environment win over the file (systemd credentials, containers). */

@@ -4,8 +4,11 @@ import path from "node:path";
 
 import { z } from "zod";
 
-import { DEFECT_KINDS } from "../sources/synthetic-part.js";
 import { readConfigFile } from "./config-file.js";
+
+/** What the synthetic source can draw (sources/synthetic-part.ts); named in pipeline files. */
+export const DEFECT_KINDS = ["scratch", "crack", "dent", "stain", "missing_hole"] as const;
+export type DefectKind = (typeof DEFECT_KINDS)[number];
 
 const positive = z.number().int().min(1);
 const reconnect = z.strictObject({

@@ -4,15 +4,15 @@ import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 
-import { CliError } from "../cli/cli-error.js";
+import { UserError } from "../errors/user-error.js";
 import { positionStatistics } from "../calibration/position-statistics.js";
 import { scaleStatistics } from "../calibration/scale-statistics.js";
 import { BundleRunner } from "../inference/bundle-runner.js";
-import type { SessionSettings } from "../inference/providers.js";
-import { listImages, readImage, readMask } from "../preprocess/image-files.js";
-import { cv, type Mat } from "../preprocess/opencv.js";
+import type { SessionSettings } from "../native/providers.js";
+import { listImages, readImage, readMask } from "../images/image-files.js";
+import { cv, type Mat } from "../native/opencv.js";
 import { floatsOf } from "../preprocess/preprocess.js";
-import type { Calibration, PositionStatistics } from "../scoring/calibration-file.js";
+import type { Calibration, PositionStatistics } from "../inference/calibration-file.js";
 import { anomalyMap, imageScore } from "../scoring/scoring.js";
 import { auPro, auroc, DEFAULT_PRO_LIMIT, type LabelledMap } from "./metrics.js";
 import { listTestImages, type TestImage } from "./mvtec-dataset.js";
@@ -83,7 +83,7 @@ function metricsOf(items: Scored[]): MetricSet {
 async function statisticsFromTraining(runner: BundleRunner, dataDir: string, count: number, perPosition: boolean):
   Promise<{ scales: Calibration["scales"]; positions?: PositionStatistics }> {
   const files = listImages(path.join(dataDir, "train", "good")).slice(0, count);
-  if (files.length === 0) throw new CliError(`${runner.bundle.dir} is not calibrated and ${dataDir}/train/good has no images: calibrate the bundle first.`);
+  if (files.length === 0) throw new UserError(`${runner.bundle.dir} is not calibrated and ${dataDir}/train/good has no images: calibrate the bundle first.`);
   const scales = await scaleStatistics(runner, files);
   return { scales, positions: perPosition ? await positionStatistics(runner, files, scales) : undefined };
 }
@@ -129,10 +129,10 @@ function fileMaps(mapsDir: string): MapMaker {
     provider: "none",
     async mapOf(image) {
       const file = path.join(mapsDir, image.defect, `${image.name}.tiff`);
-      if (!existsSync(file)) throw new CliError(`${file}: no anomaly map for ${image.file}. --maps takes a folder laid out as ` +
+      if (!existsSync(file)) throw new UserError(`${file}: no anomaly map for ${image.file}. --maps takes a folder laid out as ` +
         "--save-maps writes one: <defect>/<name>.tiff, float32, one per test image.");
       const map = cv.imread(file, cv.IMREAD_UNCHANGED);
-      if (map.empty || map.channels !== 1) throw new CliError(`${file}: not a single-channel image; write the map as a float32 TIFF.`);
+      if (map.empty || map.channels !== 1) throw new UserError(`${file}: not a single-channel image; write the map as a float32 TIFF.`);
       return map.type === cv.CV_32F ? map : map.convertTo(cv.CV_32F);
     },
     close: async () => {},
@@ -141,7 +141,7 @@ function fileMaps(mapsDir: string): MapMaker {
 
 export async function evaluate(options: EvaluateOptions): Promise<EvaluationReport> {
   const tests = listTestImages(options.dataDir);
-  if (!options.bundleDir === !options.mapsDir) throw new CliError("give either a bundle or a folder of maps to evaluate, not both or neither.");
+  if (!options.bundleDir === !options.mapsDir) throw new UserError("give either a bundle or a folder of maps to evaluate, not both or neither.");
   const maker = options.bundleDir ? await bundleMaps({ ...options, bundleDir: options.bundleDir }) : fileMaps(options.mapsDir!);
   options.onLog?.(maker.describe);
   try {

@@ -3,8 +3,8 @@
 import { existsSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 
-import { CliError } from "../cli/cli-error.js";
-import { listImages } from "../preprocess/image-files.js";
+import { UserError } from "../errors/user-error.js";
+import { listImages } from "../images/image-files.js";
 
 export interface TestImage {
   defect: string;
@@ -17,7 +17,7 @@ export interface TestImage {
 export function listTestImages(dataDir: string): TestImage[] {
   const testDir = path.join(dataDir, "test");
   if (!existsSync(testDir) || !statSync(testDir).isDirectory()) {
-    throw new CliError(`${dataDir}: no test/ folder. --data takes a category folder in MVTec AD layout ` +
+    throw new UserError(`${dataDir}: no test/ folder. --data takes a category folder in MVTec AD layout ` +
       "(test/<defect>/*.png, ground_truth/<defect>/<name>_mask.png).");
   }
   const images: TestImage[] = [];
@@ -29,11 +29,11 @@ export function listTestImages(dataDir: string): TestImage[] {
       if (defect !== "good") {
         const candidates = [".png", ".bmp", ".jpg", ".tif", ".tiff"].map((ext) => path.join(dataDir, "ground_truth", defect, `${name}_mask${ext}`));
         maskFile = candidates.find((c) => existsSync(c));
-        if (!maskFile) throw new CliError(`${file}: no ground-truth mask (expected ${candidates[0]}).`);
+        if (!maskFile) throw new UserError(`${file}: no ground-truth mask (expected ${candidates[0]}).`);
       }
       images.push({ defect, file, name, maskFile });
     }
   }
-  if (!images.some((i) => i.defect === "good")) throw new CliError(`${testDir}: no good/ images; AUROC needs anomaly-free test images.`);
+  if (!images.some((i) => i.defect === "good")) throw new UserError(`${testDir}: no good/ images; AUROC needs anomaly-free test images.`);
   return images;
 }

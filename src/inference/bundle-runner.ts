@@ -2,11 +2,11 @@
 // bundle expects. Used by the CLI commands (infer, calibrate, eval) and the daemon alike.
 import { performance } from "node:perf_hooks";
 
-import { type Mat } from "../preprocess/opencv.js";
+import { type Mat } from "../native/opencv.js";
 import { type Prepared, preprocess, type Roi } from "../preprocess/preprocess.js";
 import { type Bundle, loadBundle } from "./bundle.js";
 import { InferenceWorker, type ScoreTensors } from "./inference-client.js";
-import { DEFAULT_SESSION_SETTINGS, type SessionSettings } from "./providers.js";
+import { DEFAULT_SESSION_SETTINGS, type SessionSettings } from "../native/providers.js";
 
 export interface PreparedFrame extends Prepared {
   preprocessMs: number;

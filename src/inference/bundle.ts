@@ -5,13 +5,14 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 
-import { CliError } from "../cli/cli-error.js";
-import { CALIBRATION_FILE, calibrationSchema, type Calibration } from "../scoring/calibration-file.js";
-import { BUNDLE_FORMAT, describeIssues, manifestSchema, SUPPORTED_FORMAT_VERSIONS, type Manifest } from "./manifest.js";
+import { describeSchemaProblems } from "../errors/schema-problems.js";
+import { UserError } from "../errors/user-error.js";
+import { CALIBRATION_FILE, calibrationSchema, type Calibration } from "./calibration-file.js";
+import { BUNDLE_FORMAT, manifestSchema, SUPPORTED_FORMAT_VERSIONS, type Manifest } from "./manifest.js";
 
 export const MANIFEST_FILE = "manifest.json";
 
-export class BundleError extends CliError {}
+export class BundleError extends UserError {}
 
 export interface Bundle {
   dir: string;
@@ -61,7 +62,8 @@ export function loadManifest(dir: string): { manifest: Manifest; sha256: string 
   }
   const parsed = manifestSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new BundleError(`${file}: invalid manifest:\n${describeIssues(parsed.error)}\nRe-export the bundle with \`inspector train\`.`);
+    throw new BundleError(`${describeSchemaProblems(file, raw, parsed.error.issues, "a manifest from another version? see docs/training.md")}\n` +
+      "Re-export the bundle with `inspector train`.");
   }
   return { manifest: parsed.data, sha256: sha256Hex(readFileSync(file)) };
 }
@@ -87,7 +89,8 @@ export function loadCalibration(dir: string, bundleSha256: string): { calibratio
   const { value, text } = readJson(file, "calibration");
   const parsed = calibrationSchema.safeParse(value);
   if (!parsed.success) {
-    throw new BundleError(`${file}: invalid calibration:\n${describeIssues(parsed.error)}\nRun \`inspector calibrate\` again.`);
+    throw new BundleError(`${describeSchemaProblems(file, value, parsed.error.issues, "see docs/calibration.md")}\n` +
+      "Run `inspector calibrate` again.");
   }
   if (parsed.data.bundle_sha256 !== bundleSha256) {
     throw new BundleError(`${file}: made for another bundle (${parsed.data.bundle_sha256.slice(0, 12)}…, this one is ` +

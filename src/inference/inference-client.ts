@@ -8,7 +8,7 @@ import { Worker } from "node:worker_threads";
 import type { Bundle } from "./bundle.js";
 import { BundleError } from "./bundle.js";
 import { type CpuPlan, pinDaemonThreads, planForNextWorker, releaseDaemonThreads } from "./cpu-pinning.js";
-import type { ProviderAttempt, ProviderName, SessionSettings } from "./providers.js";
+import type { ProviderAttempt, ProviderName, SessionSettings } from "../native/providers.js";
 import type { ValueInfo, WorkerReply, WorkerRequest } from "./worker-protocol.js";
 
 export type ScoreTensors = Record<string, { data: Float32Array; dims: number[] }>;

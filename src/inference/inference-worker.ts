@@ -4,8 +4,8 @@ import { parentPort, workerData } from "node:worker_threads";
 import { performance } from "node:perf_hooks";
 
 import { callingThreadId, pinThread } from "./cpu-pinning.js";
-import { ort } from "./onnxruntime.js";
-import { openSession, type SessionSettings } from "./providers.js";
+import { ort } from "../native/onnxruntime.js";
+import { openSession, type SessionSettings } from "../native/providers.js";
 import type { WorkerReply, WorkerRequest } from "./worker-protocol.js";
 
 const { modelPath, settings, inputName, pinTo } =

@@ -40,8 +40,3 @@ export const manifestSchema = z.object({
 
 export type Manifest = z.infer<typeof manifestSchema>;
 export type ScaleInfo = z.infer<typeof scaleSchema>;
-
-/** Formats zod's issues as "key.path: problem" lines. */
-export function describeIssues(error: z.ZodError): string {
-  return error.issues.map((issue) => `  ${issue.path.join(".") || "(top level)"}: ${issue.message}`).join("\n");
-}

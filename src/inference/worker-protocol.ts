@@ -1,5 +1,5 @@
 // Messages between the inference worker and its client.
-import type { ProviderAttempt, ProviderName } from "./providers.js";
+import type { ProviderAttempt, ProviderName } from "../native/providers.js";
 
 export interface WorkerRequest {
   id: number;

@@ -1,6 +1,6 @@
 // Frame → model input: optional ROI crop, colour handling as the bundle was trained, resize to the
 // bundle's input, planar float32 RGB (0–255; the graph normalises). OpenCV does the pixel work.
-import { cv, type Mat } from "./opencv.js";
+import { cv, type Mat } from "../native/opencv.js";
 
 export interface Roi {
   x: number;

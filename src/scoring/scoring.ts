@@ -7,8 +7,8 @@
 // one defective spot is enough for NG.
 import type { Manifest, ScaleInfo } from "../inference/manifest.js";
 import type { ScoreTensors } from "../inference/inference-client.js";
-import { cv, freed, type Mat } from "../preprocess/opencv.js";
-import type { Calibration, PositionStatistics } from "./calibration-file.js";
+import { cv, freed, type Mat } from "../native/opencv.js";
+import type { Calibration, PositionStatistics } from "../inference/calibration-file.js";
 
 export type ScaleStatistics = Calibration["scales"][string];
 

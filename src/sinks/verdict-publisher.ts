@@ -16,9 +16,9 @@ import { performance } from "node:perf_hooks";
 import type { MqttClient } from "mqtt";
 import type { Logger } from "pino";
 
-import { cv } from "../preprocess/opencv.js";
+import { cv } from "../native/opencv.js";
 import type { PartOutcome } from "../pipeline/part.js";
-import { brokerRefusal, protocolOf, REFUSAL_RETRY_MS } from "./mqtt-connection.js";
+import { brokerRefusal, protocolOf, REFUSAL_RETRY_MS } from "../mqtt/mqtt-connection.js";
 import type { VerdictSpool } from "./verdict-spool.js";
 
 const MAX_SHRINKS = 4;

@@ -1,7 +1,7 @@
 // Images from a folder in name order, once or in a loop: replaying recorded parts at the station.
 import { BehaviorSubject } from "rxjs";
 
-import { listImages, readImage } from "../preprocess/image-files.js";
+import { listImages, readImage } from "../images/image-files.js";
 import { type Frame, type FrameSource, SourceError, type SourceHealth } from "./frame-source.js";
 
 export class FolderSource implements FrameSource {

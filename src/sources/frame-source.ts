@@ -1,7 +1,7 @@
 // What every source gives the pipeline: frames on demand, its health, and a clean release.
 import { BehaviorSubject } from "rxjs";
 
-import type { Mat } from "../preprocess/opencv.js";
+import type { Mat } from "../native/opencv.js";
 
 export interface Frame {
   image: Mat;

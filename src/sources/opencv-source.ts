@@ -5,7 +5,7 @@
 import { BehaviorSubject } from "rxjs";
 
 import type { SourceConfig } from "../config/pipeline-config.js";
-import { cv, type Mat } from "../preprocess/opencv.js";
+import { cv, type Mat } from "../native/opencv.js";
 import { type Frame, type FrameSource, SourceError, type SourceHealth } from "./frame-source.js";
 
 type OpencvConfig = Extract<SourceConfig, { type: "opencv" }>;

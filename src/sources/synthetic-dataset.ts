@@ -2,8 +2,9 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 
-import { cv } from "../preprocess/opencv.js";
-import { type DefectKind, drawPart, seededRandom } from "./synthetic-part.js";
+import { cv } from "../native/opencv.js";
+import { type DefectKind, drawPart } from "./synthetic-part.js";
+import { seededRandom } from "../random/seeded-random.js";
 
 export interface SyntheticDatasetSpec {
   out: string;

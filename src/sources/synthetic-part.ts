@@ -2,10 +2,11 @@
 // chamfered bore, a keyway, a turned groove and four bolt holes, under a side light, with small
 // pose and lighting jitter from part to part and sensor noise. Defects come with their masks.
 // It feeds the demo, `inspector synth` and the fast tests: no data set needs to be downloaded.
-import { cv, freed, type Mat } from "../preprocess/opencv.js";
+import { DEFECT_KINDS, type DefectKind } from "../config/pipeline-config.js";
+import { cv, freed, type Mat } from "../native/opencv.js";
+import { seededRandom } from "../random/seeded-random.js";
 
-export const DEFECT_KINDS = ["scratch", "crack", "dent", "stain", "missing_hole"] as const;
-export type DefectKind = (typeof DEFECT_KINDS)[number];
+export { DEFECT_KINDS, type DefectKind };
 
 export interface SyntheticPart {
   /** 8-bit BGR (gray content: industrial cameras here are mostly monochrome). */
@@ -13,18 +14,6 @@ export interface SyntheticPart {
   /** 8-bit, 255 on defective pixels, 0 elsewhere. */
   mask: Mat;
   defect: DefectKind | null;
-}
-
-/** mulberry32: small, fast, and the same sequence on every platform for a given seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function gaussian(random: () => number): number {

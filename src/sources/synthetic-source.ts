@@ -3,7 +3,8 @@ import { BehaviorSubject } from "rxjs";
 
 import type { SourceConfig } from "../config/pipeline-config.js";
 import type { Frame, FrameSource, SourceHealth } from "./frame-source.js";
-import { drawPart, seededRandom } from "./synthetic-part.js";
+import { drawPart } from "./synthetic-part.js";
+import { seededRandom } from "../random/seeded-random.js";
 
 export class SyntheticSource implements FrameSource {
   readonly health$ = new BehaviorSubject<SourceHealth>({ ok: true });

@@ -1,5 +1,5 @@
 // Shows the trainer's JSON events on stderr.
-import { StageProgress } from "../cli/stage-progress.js";
+import { StageProgress } from "../terminal/stage-progress.js";
 import type { TrainerEvent } from "./trainer-process.js";
 
 export class ProgressView {

@@ -6,7 +6,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 
-import { CliError } from "../cli/cli-error.js";
+import { UserError } from "../errors/user-error.js";
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const TRAINING_DIR = path.join(REPO_ROOT, "training");
@@ -34,11 +34,11 @@ export const TORCH_INSTALL_HELP = [
 export function checkPythonDependencies(python: string): void {
   const probe = spawnSync(python, ["-c", "import torch, numpy, PIL, matplotlib"], { encoding: "utf8" });
   if (probe.error) {
-    throw new CliError(`cannot run ${python} (${probe.error.message}).\n${TORCH_INSTALL_HELP}`);
+    throw new UserError(`cannot run ${python} (${probe.error.message}).\n${TORCH_INSTALL_HELP}`);
   }
   if (probe.status !== 0) {
     const missing = /No module named '([^']+)'/.exec(probe.stderr)?.[1];
-    throw new CliError(`${python} lacks the Python module ${missing ?? "(see below)"}.\n${TORCH_INSTALL_HELP}` +
+    throw new UserError(`${python} lacks the Python module ${missing ?? "(see below)"}.\n${TORCH_INSTALL_HELP}` +
       (missing ? "" : `\n${probe.stderr.trim()}`));
   }
 }
@@ -93,7 +93,7 @@ export function runTrainer(args: string[], onEvent: (event: TrainerEvent) => voi
       stderr += chunk.toString();
       if (stderr.length > 64_000) stderr = stderr.slice(-32_000);
     });
-    child.on("error", (err) => reject(new CliError(`cannot start ${python}: ${err.message}\n${TORCH_INSTALL_HELP}`)));
+    child.on("error", (err) => reject(new UserError(`cannot start ${python}: ${err.message}\n${TORCH_INSTALL_HELP}`)));
     child.on("close", (code, signal) => {
       process.off("SIGINT", onSigint);
       process.off("SIGTERM", onSigterm);

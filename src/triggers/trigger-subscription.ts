@@ -5,7 +5,7 @@
 // renewed by mqtt.js itself on reconnecting.
 import type { MqttClient } from "mqtt";
 
-import { brokerRefusal, REFUSAL_RETRY_MS } from "../sinks/mqtt-connection.js";
+import { brokerRefusal, REFUSAL_RETRY_MS } from "../mqtt/mqtt-connection.js";
 
 export class TriggerSubscription {
   private retry?: NodeJS.Timeout;

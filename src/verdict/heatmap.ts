@@ -1,6 +1,6 @@
 // The picture an operator looks at: the anomaly map in colour over the part, regions boxed,
 // cropped to the regions (with a margin) or the whole ROI when there are none.
-import { cv, freed, type Mat } from "../preprocess/opencv.js";
+import { cv, freed, type Mat } from "../native/opencv.js";
 import type { Region } from "./regions.js";
 
 export interface HeatmapOptions {

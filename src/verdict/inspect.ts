@@ -3,7 +3,7 @@
 import { performance } from "node:perf_hooks";
 
 import type { BundleRunner, PreparedFrame } from "../inference/bundle-runner.js";
-import type { Mat } from "../preprocess/opencv.js";
+import type { Mat } from "../native/opencv.js";
 import type { Roi } from "../preprocess/preprocess.js";
 import { anomalyMap, imageScore } from "../scoring/scoring.js";
 import { DEFAULT_HEATMAP_OPTIONS, renderHeatmap, type HeatmapOptions } from "./heatmap.js";

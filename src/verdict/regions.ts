@@ -1,7 +1,7 @@
 // Defect regions: 8-connected components of the map above the pixel threshold, kept when their
 // peak reaches the image threshold (hysteresis, as in Canny's edge linking: the outline comes from
 // the lower threshold, the decision from the higher) and their area is large enough.
-import { cv, freed, type Mat } from "../preprocess/opencv.js";
+import { cv, freed, type Mat } from "../native/opencv.js";
 
 export interface Region {
   x: number;

@@ -6,7 +6,7 @@ import path from "node:path";
 
 import { beforeAll, describe, expect, it } from "vitest";
 
-import { seededRandom } from "../../src/sources/synthetic-part.js";
+import { seededRandom } from "../../src/random/seeded-random.js";
 import { freePort, recorder, startDaemon, waitFor, writeStation } from "../helpers/daemon.js";
 import { calibratedTinyBundle } from "../helpers/python.js";
 

@@ -6,9 +6,10 @@ import path from "node:path";
 
 import { beforeAll, describe, expect, it } from "vitest";
 
-import { cv } from "../../src/preprocess/opencv.js";
+import { cv } from "../../src/native/opencv.js";
 import { writeSyntheticDataset } from "../../src/sources/synthetic-dataset.js";
-import { drawPart, seededRandom } from "../../src/sources/synthetic-part.js";
+import { drawPart } from "../../src/sources/synthetic-part.js";
+import { seededRandom } from "../../src/random/seeded-random.js";
 import { freePort, recorder, startDaemon, writeStation } from "../helpers/daemon.js";
 import { calibratedTinyBundle } from "../helpers/python.js";
 

@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { loadBundle, sha256Hex } from "../../src/inference/bundle.js";
 import { allowedCpus, parseCpuList, planCpus } from "../../src/inference/cpu-pinning.js";
 import { InferenceWorker } from "../../src/inference/inference-client.js";
-import { DEFAULT_SESSION_SETTINGS } from "../../src/inference/providers.js";
+import { DEFAULT_SESSION_SETTINGS } from "../../src/native/providers.js";
 import { makeTinyBundle } from "../helpers/python.js";
 
 let work: string;

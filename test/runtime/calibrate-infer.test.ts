@@ -6,8 +6,8 @@ import path from "node:path";
 
 import { beforeAll, describe, expect, it } from "vitest";
 
-import { cv } from "../../src/preprocess/opencv.js";
-import { calibrationSchema } from "../../src/scoring/calibration-file.js";
+import { cv } from "../../src/native/opencv.js";
+import { calibrationSchema } from "../../src/inference/calibration-file.js";
 import { CLI, python, tinyTeachersIn, writeSyntheticCategory } from "../helpers/python.js";
 
 let work: string;

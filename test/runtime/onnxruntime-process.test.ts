@@ -9,8 +9,9 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 
 import { BundleRunner } from "../../src/inference/bundle-runner.js";
-import { cv } from "../../src/preprocess/opencv.js";
-import { drawPart, seededRandom } from "../../src/sources/synthetic-part.js";
+import { cv } from "../../src/native/opencv.js";
+import { drawPart } from "../../src/sources/synthetic-part.js";
+import { seededRandom } from "../../src/random/seeded-random.js";
 import { CLI } from "../helpers/python.js";
 
 // Found among libonnxruntime.so's strings next to its telemetry; CI=false or empty counts as unset.

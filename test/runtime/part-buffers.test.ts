@@ -10,7 +10,8 @@ import { loadPipeline } from "../../src/config/pipeline-config.js";
 import { BundleRunner, prepareFor } from "../../src/inference/bundle-runner.js";
 import { capturePart, isCaptured, judgePart, type StationContext } from "../../src/pipeline/inspect-part.js";
 import { createSource } from "../../src/sources/open-source.js";
-import { drawPart, seededRandom } from "../../src/sources/synthetic-part.js";
+import { drawPart } from "../../src/sources/synthetic-part.js";
+import { seededRandom } from "../../src/random/seeded-random.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 let runner: BundleRunner;

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 
 import type { Manifest } from "../../src/inference/manifest.js";
-import { cv } from "../../src/preprocess/opencv.js";
+import { cv } from "../../src/native/opencv.js";
 import { floatsOf } from "../../src/preprocess/preprocess.js";
 import { anomalyMap, imageScore } from "../../src/scoring/scoring.js";
 import { quantile } from "../../src/scoring/statistics.js";

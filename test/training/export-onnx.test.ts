@@ -5,7 +5,7 @@ import path from "node:path";
 
 import { beforeAll, describe, expect, it } from "vitest";
 
-import { ort } from "../../src/inference/onnxruntime.js";
+import { ort } from "../../src/native/onnxruntime.js";
 import { CLI, python, tinyTrainingSetup } from "../helpers/python.js";
 
 function readFloats(file: string): Float32Array {

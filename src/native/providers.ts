@@ -17,6 +17,23 @@ export interface SessionSettings {
 
 export const DEFAULT_SESSION_SETTINGS: SessionSettings = { providers: DEFAULT_PROVIDERS, intraOpThreads: 0, interOpThreads: 1, pinThreads: true };
 
+/** What a command line (--providers, --threads) or the daemon's config (inference:) chooses. */
+export interface SessionChoices {
+  providers?: ProviderName[];
+  threads?: number;
+  pinThreads?: boolean;
+}
+
+/** The settings of a session from what was chosen; the rest default. */
+export function sessionSettings(given: SessionChoices): SessionSettings {
+  return {
+    ...DEFAULT_SESSION_SETTINGS,
+    providers: given.providers ?? DEFAULT_SESSION_SETTINGS.providers,
+    intraOpThreads: given.threads ?? DEFAULT_SESSION_SETTINGS.intraOpThreads,
+    pinThreads: given.pinThreads ?? DEFAULT_SESSION_SETTINGS.pinThreads,
+  };
+}
+
 export interface ProviderAttempt {
   provider: ProviderName;
   error: string;

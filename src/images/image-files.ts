@@ -2,20 +2,20 @@
 import { existsSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 
-import { CliError } from "../cli/cli-error.js";
-import { cv, type Mat } from "./opencv.js";
+import { UserError } from "../errors/user-error.js";
+import { cv, type Mat } from "../native/opencv.js";
 
 export const IMAGE_EXTENSIONS = new Set([".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"]);
 
 export function listImages(dir: string, what = "images"): string[] {
   let entries: string[];
   try {
-    if (!statSync(dir).isDirectory()) throw new CliError(`${dir}: not a folder. Give a folder of ${what}.`);
+    if (!statSync(dir).isDirectory()) throw new UserError(`${dir}: not a folder. Give a folder of ${what}.`);
     entries = readdirSync(dir);
   } catch (err) {
-    if (err instanceof CliError) throw err;
+    if (err instanceof UserError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
-    throw new CliError(code === "ENOENT" ? `${dir}: no such folder. Give a folder of ${what}.`
+    throw new UserError(code === "ENOENT" ? `${dir}: no such folder. Give a folder of ${what}.`
       : `${dir}: cannot be read (${code}). Check its permissions.`);
   }
   return entries.filter((name) => IMAGE_EXTENSIONS.has(path.extname(name).toLowerCase()))
