@@ -138,7 +138,7 @@ export async function benchStation(options: BenchOptions): Promise<BenchReport> 
   const finished = new Promise<void>((resolve) => { done = resolve; });
   const daemon: StationDaemon = new StationDaemon({
     config, pipeline, log: options.log,
-    onOutcome: (outcome) => {
+    sinks: [{ name: "bench", start: () => {}, stop: () => {}, receive: (outcome) => {
       seen++;
       // Sampled twice, not per part: reading it costs the main thread time the station needs.
       if (seen === options.warmup + Math.max(1, Math.round(options.parts / 10))) rss.afterTenth = process.memoryUsage.rss() / 2 ** 20;
@@ -152,8 +152,8 @@ export async function benchStation(options: BenchOptions): Promise<BenchReport> 
         cpuAtEnd = mainThreadCpuMs();
       }
       if (seen > options.warmup) {
-        const l = outcome.message.latencyMs;
-        if (outcome.message.verdict === "ERROR") errors++;
+        const l = outcome.latencyMs;
+        if (outcome.verdict === "ERROR") errors++;
         else {
           for (const key of ["grab", "preprocess", "infer", "score", "heatmap"] as const) stages[key].push(l[key] ?? Number.NaN);
           endToEnd.push(l.total ?? Number.NaN);
@@ -161,7 +161,7 @@ export async function benchStation(options: BenchOptions): Promise<BenchReport> 
         decided.push(performance.now());
       }
       if (seen === total) done();
-    },
+    } }],
     onAcknowledged: (ms) => {
       if (++acknowledged > options.warmup) stages.publish.push(ms);
     },

@@ -94,3 +94,14 @@ export function loadDaemonConfig(file: string | undefined, env: NodeJS.ProcessEn
   const config = file ? readConfigFile(file, daemonConfigSchema) : daemonConfigSchema.parse({});
   return applyEnvironment(config, env, file ? path.dirname(path.resolve(file)) : process.cwd());
 }
+
+/** What the daemon keeps in stateDir, made or opened with a message that names the folder when it cannot be. */
+export function inStateDir<T>(stateDir: string, open: () => T): T {
+  try {
+    return open();
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`stateDir ${stateDir}: cannot keep the verdict spool there (${(err as Error).message}). ` +
+      "Set stateDir to a folder the daemon may write (systemd: StateDirectory=).");
+  }
+}

@@ -17,6 +17,16 @@ export interface Notifier {
   close(): void;
 }
 
+/**
+ * Feeds systemd's watchdog (WatchdogSec=) at half its interval while `healthy()` says so; a
+ * station that stops feeding it is restarted. Returns the function that stops feeding.
+ */
+export function feedWatchdog(notifier: Notifier, healthy: () => boolean): () => void {
+  if (!notifier.watchdogMs) return () => {};
+  const timer = setInterval(() => { if (healthy()) notifier.notify("WATCHDOG=1"); }, notifier.watchdogMs / 2);
+  return () => clearInterval(timer);
+}
+
 export function systemdNotifier(log: Logger, env: NodeJS.ProcessEnv = process.env): Notifier {
   const socketPath = env.NOTIFY_SOCKET;
   if (!socketPath) return { notify: () => {}, close: () => {} };

@@ -6,7 +6,10 @@
 import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
+import type { Logger } from "pino";
+
 import { ConfigError } from "../config/config-file.js";
+import { inStateDir } from "../config/daemon-config.js";
 
 /** Who the pid file names (0: unreadable or gone), and whether that is a live inspector. */
 function holderOf(file: string): { pid: number; alive: boolean } {
@@ -74,6 +77,16 @@ export class StationLock {
       }
     }
     return new StationLock(file, stale, created === "created" ? undefined : created.diskFull);
+  }
+
+  /** Acquired for the daemon: what it took over, or why it runs unlocked, is logged. */
+  static take(stateDir: string, station: string, log: Logger): StationLock {
+    const lock = inStateDir(stateDir, () => StationLock.acquire(stateDir, station));
+    if (lock.tookOverFrom !== undefined) log.info({ stateDir, pid: lock.tookOverFrom }, "took over the station's lock from a process that is gone");
+    if (lock.problem) {
+      log.warn({ stateDir }, `${lock.problem}: a second daemon for this station would not be stopped. Free space in ${stateDir} and restart`);
+    }
+    return lock;
   }
 
   release(): void {

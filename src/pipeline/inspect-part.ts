@@ -1,6 +1,6 @@
 // One part through the station: grab its frame, inspect it with the bundle of its recipe, and
-// turn the result (or whatever went wrong) into the verdict message. Never throws: a part that
-// cannot be judged gets an ERROR verdict with a code, so the PLC is never left waiting.
+// turn the result (or whatever went wrong) into its outcome. Never throws: a part that cannot be
+// judged gets an ERROR outcome with a code, so the PLC is never left waiting.
 import { performance } from "node:perf_hooks";
 
 import type { Pipeline } from "../config/pipeline-config.js";
@@ -8,34 +8,28 @@ import type { BundleRunner, PreparedFrame } from "../inference/bundle-runner.js"
 import { FrameError, type Prepared } from "../preprocess/preprocess.js";
 import { type Frame, type FrameSource, SourceError } from "../sources/frame-source.js";
 import { inspectPrepared } from "../verdict/inspect.js";
-import type { ErrorCode, PartOutcome, PartRequest, VerdictMessage } from "./part.js";
+import type { ErrorCode, PartOutcome, PartRequest } from "./part.js";
 
 export interface StationContext {
   station: string;
   pipeline: Pipeline;
   source: FrameSource;
   runner: BundleRunner;
-  heatmapTopic: (partId: string) => string;
 }
-
-/** Verdicts are numbered when they are handed to the sinks, so that one never sent leaves no gap. */
-const UNNUMBERED = 0;
 
 function errorCode(err: unknown): ErrorCode {
   if (err instanceof SourceError || err instanceof FrameError) return err.code;
   return "INFERENCE_FAILED";
 }
 
-export function errorVerdict(context: StationContext, request: PartRequest | null, code: ErrorCode, message: string,
-  extra: Partial<VerdictMessage> = {}): PartOutcome {
+export function errorOutcome(context: StationContext, request: PartRequest | null, code: ErrorCode, message: string,
+  extra: Partial<PartOutcome> = {}): PartOutcome {
   return {
-    message: {
-      station: context.station, partId: request?.partId ?? null, seq: UNNUMBERED, verdict: "ERROR", code, message,
-      score: null, thresholds: null, regions: [], recipe: request?.recipe ?? null,
-      triggeredAt: (request?.triggeredAt ?? new Date()).toISOString(), capturedAt: null, decidedAt: new Date().toISOString(),
-      latencyMs: {}, bundle: context.runner.bundle.id, calibration: context.runner.bundle.calibrationId ?? null,
-      heatmap: null, frame: null, ...extra,
-    },
+    station: context.station, partId: request?.partId ?? null, verdict: "ERROR", code, message,
+    score: null, thresholds: null, regions: [], recipe: request?.recipe ?? null,
+    triggeredAt: (request?.triggeredAt ?? new Date()).toISOString(), capturedAt: null, decidedAt: new Date().toISOString(),
+    latencyMs: {}, bundle: context.runner.bundle.id, calibration: context.runner.bundle.calibrationId ?? null,
+    heatmap: null, frame: null, ...extra,
   };
 }
 
@@ -60,14 +54,14 @@ export async function capturePart(context: StationContext, request: PartRequest)
   const queueMs = Math.max(0, Date.now() - request.triggeredAt.getTime());
   if (request.recipe !== undefined) {
     // One bundle per station for now: a recipe switch is refused rather than ignored.
-    return errorVerdict(context, request, "RECIPE_UNKNOWN", `recipe ${JSON.stringify(request.recipe)} is not configured ` +
+    return errorOutcome(context, request, "RECIPE_UNKNOWN", `recipe ${JSON.stringify(request.recipe)} is not configured ` +
       `on station ${context.station}; send triggers without a recipe`);
   }
   let frame: Frame | null;
   try {
     frame = await context.source.grab();
   } catch (err) {
-    return errorVerdict(context, request, errorCode(err), (err as Error).message, { latencyMs: { queue: queueMs } });
+    return errorOutcome(context, request, errorCode(err), (err as Error).message, { latencyMs: { queue: queueMs } });
   }
   if (!frame) return null;
   const grabMs = performance.now() - started;
@@ -76,7 +70,7 @@ export async function capturePart(context: StationContext, request: PartRequest)
     return { request, frame, prepared: runner.prepare(frame.image, context.pipeline.roi), preparedBy: runner, queueMs, grabMs, started };
   } catch (err) {
     releasePixels(frame);
-    return errorVerdict(context, request, errorCode(err), (err as Error).message,
+    return errorOutcome(context, request, errorCode(err), (err as Error).message,
       { capturedAt: frame.capturedAt.toISOString(), latencyMs: { queue: queueMs, grab: grabMs } });
   }
 }
@@ -98,9 +92,8 @@ export async function judgePart(context: StationContext, part: CapturedPart): Pr
       roi: pipeline.roi, minRegionArea: pipeline.regions.minArea, thresholds: pipeline.thresholds,
       heatmap: pipeline.heatmap.enabled && { format: pipeline.heatmap.format, jpegQuality: pipeline.heatmap.quality },
     });
-    const heatmapTopic = context.heatmapTopic(request.partId);
-    const message: VerdictMessage = {
-      station: context.station, partId: request.partId, seq: UNNUMBERED, verdict: result.verdict, code: null, message: null,
+    return {
+      station: context.station, partId: request.partId, verdict: result.verdict, code: null, message: null,
       score: result.score, thresholds: result.thresholds, regions: result.regions, recipe: request.recipe ?? null,
       triggeredAt: request.triggeredAt.toISOString(), capturedAt: frame.capturedAt.toISOString(), decidedAt: new Date().toISOString(),
       latencyMs: {
@@ -108,12 +101,11 @@ export async function judgePart(context: StationContext, part: CapturedPart): Pr
         score: result.timings.scoreMs, heatmap: result.timings.heatmapMs, total: queueMs + performance.now() - part.started,
       },
       bundle: runner.bundle.id, calibration: runner.bundle.calibrationId ?? null,
-      heatmap: pipeline.heatmap.enabled ? { topic: heatmapTopic, format: result.heatmapFormat, bytes: result.heatmap.length } : null,
+      heatmap: pipeline.heatmap.enabled ? { data: result.heatmap, format: result.heatmapFormat } : null,
       frame: frame.name !== undefined || frame.truth !== undefined ? { name: frame.name, truth: frame.truth } : null,
     };
-    return { message, heatmap: pipeline.heatmap.enabled ? { data: result.heatmap, format: result.heatmapFormat } : undefined };
   } catch (err) {
-    return errorVerdict(context, request, errorCode(err), (err as Error).message,
+    return errorOutcome(context, request, errorCode(err), (err as Error).message,
       { capturedAt: frame.capturedAt.toISOString(), latencyMs: { queue: queueMs, grab: grabMs } });
   } finally {
     releasePixels(frame, part.prepared, prepared);

@@ -23,12 +23,19 @@ export interface LatencyMs {
   total: number;
 }
 
-/** The JSON published on …/verdict (docs/mqtt.md). */
-export interface VerdictMessage {
+/** A heatmap encoded for the wire and for people (JPEG or PNG). */
+export interface EncodedImage {
+  data: Buffer;
+  format: "jpeg" | "png";
+}
+
+/**
+ * One judged part as plain data, the same for every sink: nothing in it knows MQTT, JSON or a
+ * spool. Sinks turn it into their formats (sinks/verdict-message.ts for the MQTT verdict).
+ */
+export interface PartOutcome {
   station: string;
   partId: string | null;
-  /** Counts verdicts since the daemon started: a gap or repeat is visible to the receiver. */
-  seq: number;
   verdict: VerdictKind;
   code: ErrorCode | null;
   message: string | null;
@@ -36,17 +43,15 @@ export interface VerdictMessage {
   thresholds: Thresholds | null;
   regions: Region[];
   recipe: string | null;
+  /** ISO 8601 UTC, as published. */
   triggeredAt: string;
   capturedAt: string | null;
   decidedAt: string;
   latencyMs: Partial<LatencyMs>;
   bundle: string;
   calibration: string | null;
-  heatmap: { topic: string; format: "jpeg" | "png"; bytes: number } | null;
+  /** Null when the pipeline makes no heatmap or the part has none (an ERROR). */
+  heatmap: EncodedImage | null;
+  /** Where the frame came from, when the source knows (a file name, a synthetic part's truth). */
   frame: { name?: string; truth?: string | null } | null;
-}
-
-export interface PartOutcome {
-  message: VerdictMessage;
-  heatmap?: { data: Buffer; format: "jpeg" | "png" };
 }

@@ -5,7 +5,7 @@ import {
 } from "rxjs";
 
 import { boundedOrderedMap } from "./bounded-queue.js";
-import { errorVerdict, inspectPart, type StationContext } from "./inspect-part.js";
+import { errorOutcome, inspectPart, type StationContext } from "./inspect-part.js";
 import { PartLine } from "./part-line.js";
 import type { PartOutcome, PartRequest } from "./part.js";
 import { parseTriggerPayload } from "../triggers/trigger-payload.js";
@@ -55,7 +55,7 @@ function partsAhead(context: StationContext, nextRequest: () => PartRequest, sto
         while (started.length < AHEAD && !stopping()) started.push(line.start(nextRequest()));
         const outcome = await started.shift();
         if (!outcome) break;
-        if (outcome.message.code === "SOURCE_UNAVAILABLE") {
+        if (outcome.code === "SOURCE_UNAVAILABLE") {
           // Without a part there is nothing to answer: a lost camera is waited for, not turned into ERRORs.
           if (stopping() || !(await waitForSource())) break;
           continue;
@@ -65,7 +65,7 @@ function partsAhead(context: StationContext, nextRequest: () => PartRequest, sto
       // Parts already started are answered before the end (a stop finishes what is in flight).
       for (const pending of started) {
         const outcome = await pending;
-        if (outcome && outcome.message.code !== "SOURCE_UNAVAILABLE") subscriber.next(outcome);
+        if (outcome && outcome.code !== "SOURCE_UNAVAILABLE") subscriber.next(outcome);
       }
       subscriber.complete();
     })().catch((err: unknown) => subscriber.error(err));
@@ -81,7 +81,7 @@ function continuousParts({ context, counters, stop$ }: PipelineInputs, minInterv
   const nextRequest = (): PartRequest => ({ partId: continuousId(start, ++numbered), triggeredAt: new Date() });
   // Without a part there is nothing to answer: a lost camera is waited for, not turned into ERRORs.
   const onePart = (): Observable<Step> => defer(() => inspectPart(context, nextRequest()))
-    .pipe(mergeMap((outcome) => outcome?.message.code === "SOURCE_UNAVAILABLE"
+    .pipe(mergeMap((outcome) => outcome?.code === "SOURCE_UNAVAILABLE"
       ? context.source.health$.pipe(first((h) => h.ok), map((): Step => "retry"), takeUntil(stop$))
       : of(outcome)));
   let busy = false;
@@ -110,17 +110,17 @@ function triggeredParts({ context, counters, stop$, triggers$ }: PipelineInputs,
       const parsed = parseTriggerPayload(payload);
       if (parsed.ok) return { request: { partId: parsed.partId, recipe: parsed.recipe, triggeredAt: new Date() } };
       counters.badTriggers++;
-      return { rejected: errorVerdict(context, null, "BAD_TRIGGER", `trigger refused: ${parsed.reason}`) };
+      return { rejected: errorOutcome(context, null, "BAD_TRIGGER", `trigger refused: ${parsed.reason}`) };
     }),
     // A part's frame is grabbed when its trigger comes, even with parts ahead of it in the queue:
     // the part is in front of the camera now, not when the station gets round to it.
     boundedOrderedMap(queue,
       async (item) => "rejected" in item ? item.rejected : await line.start(item.request)
-        ?? errorVerdict(context, item.request, "SOURCE_UNAVAILABLE", `${context.source.description} has no more frames`),
+        ?? errorOutcome(context, item.request, "SOURCE_UNAVAILABLE", `${context.source.description} has no more frames`),
       (item) => {
         if ("rejected" in item) return item.rejected;
         counters.busy++;
-        return errorVerdict(context, item.request, "BUSY", `${queue} part(s) already waiting; the station cannot keep up with the triggers`);
+        return errorOutcome(context, item.request, "BUSY", `${queue} part(s) already waiting; the station cannot keep up with the triggers`);
       }),
   );
 }
@@ -128,5 +128,5 @@ function triggeredParts({ context, counters, stop$, triggers$ }: PipelineInputs,
 export function stationPipeline(inputs: PipelineInputs): Observable<PartOutcome> {
   const trigger = inputs.context.pipeline.trigger;
   const outcomes = trigger.type === "continuous" ? continuousParts(inputs, trigger.minIntervalMs) : triggeredParts(inputs, trigger.queue);
-  return outcomes.pipe(tap((outcome) => { if (outcome.message.code !== "BAD_TRIGGER") inputs.counters.parts++; }));
+  return outcomes.pipe(tap((outcome) => { if (outcome.code !== "BAD_TRIGGER") inputs.counters.parts++; }));
 }

@@ -10,21 +10,15 @@
 // verdicts are in flight may have acknowledged some it never passes on (mosquitto 2.0.11 on SIGTERM
 // loses those it is forwarding at that instant: 20 at once with a fixed window of 20, in a test);
 // a line that keeps up then has one in flight, and only a backlog is sent many at a time.
-// Heatmaps go out directly (they are large and only illustrate the verdict) and only while connected.
 import { performance } from "node:perf_hooks";
 
 import type { MqttClient } from "mqtt";
 import type { Logger } from "pino";
 
-import { cv } from "../native/opencv.js";
-import type { PartOutcome } from "../pipeline/part.js";
-import { brokerRefusal, protocolOf, REFUSAL_RETRY_MS } from "../mqtt/mqtt-connection.js";
+import { brokerRefusal, REFUSAL_RETRY_MS } from "../mqtt/mqtt-connection.js";
 import type { VerdictSpool } from "./verdict-spool.js";
 
-const MAX_SHRINKS = 4;
-
 export interface PublisherOptions {
-  maxHeatmapBytes: number;
   maxInflight: number;
   /** Called with a reason when the broker starts refusing verdicts (PUBACK reason code), null when it takes them again. */
   onRefused?: (problem: string | null) => void;
@@ -34,7 +28,6 @@ export class VerdictPublisher {
   private sending = false;
   private waiters: (() => void)[] = [];
   delivered = 0;
-  heatmapsSkipped = 0;
   private receiveMaximum = Infinity;
   /** Grows while verdicts wait, back to one when none does and on each new connection. */
   private congestionWindow = 1;
@@ -46,6 +39,7 @@ export class VerdictPublisher {
   /** Why the broker refused the last verdict offered, while it does. */
   private refusal: string | null = null;
   private retry?: NodeJS.Timeout;
+  private closed = false;
 
   constructor(private readonly client: MqttClient, private readonly spool: VerdictSpool, private readonly verdictTopic: string,
     private readonly options: PublisherOptions, private readonly log: Logger) {
@@ -58,40 +52,9 @@ export class VerdictPublisher {
     client.on("connect", () => void this.flush());
   }
 
-  submit(outcome: PartOutcome): void {
-    const message = outcome.message;
-    if (outcome.heatmap && message.heatmap) {
-      const data = this.fitted(outcome.heatmap.data, outcome.heatmap.format);
-      if (this.client.connected && data) {
-        message.heatmap.bytes = data.length;
-        this.client.publish(message.heatmap.topic, data, {
-          qos: 0,
-          properties: protocolOf(this.client) === 5 ? {
-            contentType: message.heatmap.format === "png" ? "image/png" : "image/jpeg",
-            userProperties: { partId: message.partId ?? "", seq: String(message.seq) },
-          } : undefined,
-        });
-      } else {
-        // The verdict says so rather than pointing at a picture that never came.
-        message.heatmap = null;
-        this.heatmapsSkipped++;
-      }
-    }
-    this.spool.append({ topic: this.verdictTopic, payload: JSON.stringify(message) });
+  /** Sends what the spool holds, as the window allows; call after each append. */
+  send(): void {
     void this.flush();
-  }
-
-  /** Shrinks a heatmap until it fits the size cap; undefined when it cannot. */
-  private fitted(data: Buffer, format: "jpeg" | "png"): Buffer | undefined {
-    let image = data;
-    for (let i = 0; image.length > this.options.maxHeatmapBytes && i < MAX_SHRINKS; i++) {
-      const decoded = cv.imdecode(image);
-      const smaller = decoded.resize(Math.max(1, Math.round(decoded.rows / 2)), Math.max(1, Math.round(decoded.cols / 2)));
-      image = cv.imencode(format === "png" ? ".png" : ".jpg", smaller);
-    }
-    if (image.length <= this.options.maxHeatmapBytes) return image;
-    this.log.warn({ bytes: data.length, cap: this.options.maxHeatmapBytes }, "heatmap too large for mqtt.maxHeatmapBytes even shrunk; not sent");
-    return undefined;
   }
 
   /** An MQTT 5 broker may allow fewer unacknowledged messages (Receive Maximum); sending more is a protocol error. */
@@ -111,6 +74,7 @@ export class VerdictPublisher {
   }
 
   private async flush(): Promise<void> {
+    if (this.closed) return;
     if (this.retry) return; // the broker refused the first: it is offered again when the timer says
     if (this.sending) {
       this.fill();
@@ -124,6 +88,8 @@ export class VerdictPublisher {
         const oldest = this.inFlight[0];
         if (!oldest) break;
         await oldest.acknowledged;
+        // Closed while waiting: the spool may be closed too, and keeps this one for the next start.
+        if (this.closed) return;
         // Only now out of the window: until then the spool still holds it first, where fill() counts it.
         this.inFlight.shift();
         this.spool.acknowledge();
@@ -166,8 +132,11 @@ export class VerdictPublisher {
     }, REFUSAL_RETRY_MS);
   }
 
+  /** No more sending or acknowledging: what is still spooled stays for the next start. */
   close(): void {
+    this.closed = true;
     clearTimeout(this.retry);
+    for (const resolve of this.waiters.splice(0)) resolve();
   }
 
   /** Resolves when every spooled verdict has been acknowledged. */

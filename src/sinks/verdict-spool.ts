@@ -8,12 +8,33 @@
 // ends first; onDiskProblem says when that starts and ends. Memory is not endless either: past
 // maxInMemory such verdicts (a full disk and a broker away for a long time) new ones are counted
 // as lost and not kept, rather than the process growing until the kernel kills it and all of them.
+import { isUtf8 } from "node:buffer";
 import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
 import path from "node:path";
 
+/** A message to publish: the spool keeps its bytes, whatever the format a sink chose. */
 export interface SpooledMessage {
   topic: string;
-  payload: string;
+  payload: Buffer;
+}
+
+/**
+ * A spooled message as one line of the file: the payload as text when it is UTF-8 (a JSON verdict,
+ * readable with `tail`, and the only form earlier versions wrote), in base64 when it is not.
+ */
+function lineOf(message: SpooledMessage): Buffer {
+  const record = isUtf8(message.payload)
+    ? { topic: message.topic, payload: message.payload.toString("utf8") }
+    : { topic: message.topic, payloadBase64: message.payload.toString("base64") };
+  return Buffer.from(`${JSON.stringify(record)}\n`, "utf8");
+}
+
+function messageOf(line: Buffer): SpooledMessage {
+  const record = JSON.parse(line.toString("utf8")) as { topic?: unknown; payload?: unknown; payloadBase64?: unknown };
+  if (typeof record.topic !== "string") throw new Error("no topic");
+  if (typeof record.payload === "string") return { topic: record.topic, payload: Buffer.from(record.payload, "utf8") };
+  if (typeof record.payloadBase64 === "string") return { topic: record.topic, payload: Buffer.from(record.payloadBase64, "base64") };
+  throw new Error("no payload");
 }
 
 interface Entry {
@@ -90,7 +111,7 @@ export class VerdictSpool {
     while (start < complete) {
       const end = bytes.indexOf(0x0a, start) + 1;
       try {
-        this.pending.push({ end, message: JSON.parse(bytes.subarray(start, end - 1).toString("utf8")) as SpooledMessage, inMemoryOnly: false });
+        this.pending.push({ end, message: messageOf(bytes.subarray(start, end - 1)), inMemoryOnly: false });
       } catch {
         unreadable++;
       }
@@ -111,7 +132,7 @@ export class VerdictSpool {
   }
 
   append(message: SpooledMessage): void {
-    const line = Buffer.from(`${JSON.stringify(message)}\n`, "utf8");
+    const line = lineOf(message);
     try {
       // One write() per line: a killed process leaves a whole line or none (only power loss can tear one).
       const written = writeSync(this.fd, line, 0, line.length, this.size);

@@ -4,7 +4,9 @@
 // grants it — a fixed ACL then needs no restart. A subscription lost with the connection is
 // renewed by mqtt.js itself on reconnecting.
 import type { MqttClient } from "mqtt";
+import { filter, fromEvent, map, type Observable } from "rxjs";
 
+import type { ProblemReporter } from "../errors/problem-reporter.js";
 import { brokerRefusal, REFUSAL_RETRY_MS } from "../mqtt/mqtt-connection.js";
 
 export class TriggerSubscription {
@@ -12,9 +14,21 @@ export class TriggerSubscription {
   private refusal: string | null = null;
   private closed = false;
 
-  /** `onProblem` is called with a reason when the broker refuses, and with null once it grants. */
-  constructor(private readonly client: MqttClient, private readonly topic: string,
-    private readonly onProblem: (problem: string | null) => void) {}
+  /** The payloads published on the trigger topic, one per part. */
+  readonly payloads$: Observable<Buffer>;
+
+  private readonly onProblem: (problem: string | null) => void;
+
+  /** Says when the broker refuses, and when it grants after all. */
+  constructor(private readonly client: MqttClient, private readonly topic: string, reporter: ProblemReporter) {
+    this.onProblem = reporter("triggers", { topic }, "allow the station's client to subscribe there (the broker's ACL)",
+      "the broker grants the trigger subscription");
+    this.payloads$ = fromEvent(client, "message", (topic: string, payload: Buffer) => ({ topic, payload })).pipe(
+      // Subscribed to the trigger topic only; anything else a broker might deliver is ignored.
+      filter((m) => m.topic === this.topic),
+      map((m) => m.payload),
+    );
+  }
 
   start(): void {
     if (this.closed) return;

@@ -13,7 +13,7 @@ import { VerdictSpool } from "../../src/sinks/verdict-spool.js";
 import { parseTriggerPayload } from "../../src/triggers/trigger-payload.js";
 import { REPO } from "../helpers/python.js";
 
-const message = (n: number) => ({ topic: "t/verdict", payload: JSON.stringify({ seq: n }) });
+const message = (n: number) => ({ topic: "t/verdict", payload: Buffer.from(JSON.stringify({ seq: n })) });
 
 describe("verdict spool", () => {
   it("keeps unacknowledged verdicts across a restart, in order, and empties itself when all are delivered", () => {
@@ -40,7 +40,7 @@ describe("verdict spool", () => {
     const script = `
       import { VerdictSpool } from ${JSON.stringify(path.join(REPO, "dist", "sinks", "verdict-spool.js"))};
       const dir = process.argv[1];
-      const message = (n) => ({ topic: "t/verdict", payload: JSON.stringify({ seq: n, pad: "x".repeat(100) }) });
+      const message = (n) => ({ topic: "t/verdict", payload: Buffer.from(JSON.stringify({ seq: n, pad: "x".repeat(100) })) });
       const seqOf = (spool) => JSON.parse(spool.peek().payload).seq;
       const deliver = (spool, count) => Array.from({ length: count }, () => { const n = seqOf(spool); spool.acknowledge(); return n; });
       const report = {};
@@ -88,7 +88,7 @@ describe("verdict spool", () => {
     // A process whose files may not grow at all: every line is refused (EFBIG), as on a full disk.
     const script = `
       import { VerdictSpool } from ${JSON.stringify(path.join(REPO, "dist", "sinks", "verdict-spool.js"))};
-      const message = (n) => ({ topic: "t/verdict", payload: JSON.stringify({ seq: n }) });
+      const message = (n) => ({ topic: "t/verdict", payload: Buffer.from(JSON.stringify({ seq: n })) });
       const seqOf = (spool) => JSON.parse(spool.peek().payload).seq;
       const deliver = (spool, count) => Array.from({ length: count }, () => { const n = seqOf(spool); spool.acknowledge(); return n; });
       const events = [];
@@ -152,6 +152,25 @@ describe("verdict spool", () => {
     const again = new VerdictSpool(dir, "s");
     expect(again.recovered.pending).toBe(3);
     expect(JSON.parse(again.peek()!.payload).seq).toBe(1);
+    again.close();
+  });
+
+  it("keeps a payload's bytes: JSON as readable text (as earlier versions wrote it), anything else in base64", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "inspector-spool-"));
+    // A line as the spool of an earlier version wrote it, pending when the daemon was upgraded.
+    writeFileSync(path.join(dir, "s.spool.jsonl"), `${JSON.stringify({ topic: "t/verdict", payload: JSON.stringify({ seq: 1 }) })}\n`);
+    const spool = new VerdictSpool(dir, "s");
+    const binary = Buffer.from([0x08, 0x96, 0x01, 0xff, 0x00, 0x0a, 0xc3]);
+    spool.append({ topic: "t/binary", payload: binary });
+    spool.append(message(2));
+    spool.close();
+    const lines = readFileSync(path.join(dir, "s.spool.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    expect(lines.map((l) => Object.keys(l))).toEqual([["topic", "payload"], ["topic", "payloadBase64"], ["topic", "payload"]]);
+    const again = new VerdictSpool(dir, "s");
+    expect(again.recovered).toEqual({ pending: 3, tornBytes: 0, unreadable: 0 });
+    expect(JSON.parse(again.peek(0)!.payload.toString()).seq).toBe(1);
+    expect(again.peek(1)!.payload.equals(binary)).toBe(true);
+    expect(JSON.parse(again.peek(2)!.payload.toString()).seq).toBe(2);
     again.close();
   });
 });

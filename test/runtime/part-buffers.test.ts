@@ -42,12 +42,12 @@ describe("per-part buffers", () => {
     const pipeline = loadPipeline(path.join(ROOT, "pipelines", "demo.yaml"));
     const source = createSource(pipeline.source);
     await source.open();
-    const context: StationContext = { station: "demo", pipeline, source, runner, heatmapTopic: (id) => `inspector/demo/heatmap/${id}` };
+    const context: StationContext = { station: "demo", pipeline, source, runner };
     const part = await capturePart(context, { partId: "p1", triggeredAt: new Date() });
     if (!isCaptured(part)) throw new Error("the synthetic source gave no part");
     expect(part.frame.image.empty).toBeFalsy();
     const outcome = await judgePart(context, part);
-    expect(outcome.message.verdict).not.toBe("ERROR");
+    expect(outcome.verdict).not.toBe("ERROR");
     expect(outcome.heatmap?.data.length).toBeGreaterThan(0);
     expect(part.frame.image.empty).toBeTruthy();
     expect(part.prepared.roiImage.empty).toBeTruthy();

@@ -1,0 +1,43 @@
+// The JSON published on …/verdict (docs/mqtt.md): a part's outcome, numbered, with where its
+// heatmap went instead of the heatmap itself. The key order is the documented one.
+import type { ErrorCode, LatencyMs, PartOutcome } from "../pipeline/part.js";
+import type { Region } from "../verdict/regions.js";
+import type { Thresholds, VerdictKind } from "../verdict/verdict.js";
+
+export interface HeatmapReference {
+  topic: string;
+  format: "jpeg" | "png";
+  bytes: number;
+}
+
+export interface VerdictMessage {
+  station: string;
+  partId: string | null;
+  /** Counts verdicts since the daemon started: a gap or repeat is visible to the receiver. */
+  seq: number;
+  verdict: VerdictKind;
+  code: ErrorCode | null;
+  message: string | null;
+  score: number | null;
+  thresholds: Thresholds | null;
+  regions: Region[];
+  recipe: string | null;
+  triggeredAt: string;
+  capturedAt: string | null;
+  decidedAt: string;
+  latencyMs: Partial<LatencyMs>;
+  bundle: string;
+  calibration: string | null;
+  /** Null when no heatmap was made, or it was not sent (broker away, over mqtt.maxHeatmapBytes). */
+  heatmap: HeatmapReference | null;
+  frame: { name?: string; truth?: string | null } | null;
+}
+
+export function verdictMessage(outcome: PartOutcome, seq: number, heatmap: HeatmapReference | null): VerdictMessage {
+  const o = outcome;
+  return {
+    station: o.station, partId: o.partId, seq, verdict: o.verdict, code: o.code, message: o.message, score: o.score,
+    thresholds: o.thresholds, regions: o.regions, recipe: o.recipe, triggeredAt: o.triggeredAt, capturedAt: o.capturedAt,
+    decidedAt: o.decidedAt, latencyMs: o.latencyMs, bundle: o.bundle, calibration: o.calibration, heatmap, frame: o.frame,
+  };
+}
