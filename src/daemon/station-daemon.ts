@@ -27,6 +27,7 @@ import { reloadBundle } from "./bundle-reload.js";
 import { StationConnection } from "./station-connection.js";
 import { StationLock } from "./station-lock.js";
 import { VERSION } from "./version.js";
+import { type Lifecycle, Lifecycles } from "./lifecycle.js";
 
 export interface DaemonOptions {
   config: DaemonConfig;
@@ -40,13 +41,6 @@ export interface DaemonOptions {
   onAcknowledged?: (ms: number) => void;
 }
 
-/** One part of the station: started in the daemon's order, stopped in the reverse one. */
-interface StationPart {
-  name: string;
-  start(): Promise<void> | void;
-  stop(reason: string): Promise<unknown> | void;
-}
-
 /** A part in flight longer than this means the pipeline is stuck: the watchdog stops being fed. */
 const STUCK_PART_MS = 60_000;
 
@@ -55,7 +49,7 @@ export class StationDaemon {
   private readonly outcomes$ = new Subject<PartOutcome>();
   private readonly counters: StationCounters = { parts: 0, dropped: 0, busy: 0, badTriggers: 0 };
   private readonly notifier: Notifier;
-  private readonly running: StationPart[] = [];
+  private readonly parts: Lifecycles;
   private lastProgress = Date.now();
   private finished: Promise<void> = Promise.resolve();
   private stopping = false;
@@ -79,6 +73,7 @@ export class StationDaemon {
     this.topics = stationTopics(pipeline.topicPrefix ?? config.mqtt.topicPrefix, pipeline.station,
       pipeline.trigger.type === "mqtt" ? pipeline.trigger.topic : undefined);
     this.connection = new StationConnection(config.mqtt, this.topics.status, options.log);
+    this.parts = new Lifecycles(options.log);
   }
 
   start(): Promise<void> {
@@ -87,16 +82,11 @@ export class StationDaemon {
   }
 
   /**
-   * Each part is started only if no stop came while the one before it started (systemctl stop, or
-   * a shutdown, right after a start): left to run on, the pipeline would start with its stop
-   * signal already given and judge parts for a daemon that had been told to leave.
+   * Left to start on after a stop, the pipeline would start with its stop signal already given
+   * and judge parts for a daemon that had been told to leave.
    */
   private async startUp(): Promise<void> {
-    for (const part of this.parts()) {
-      if (this.stopping) return;
-      await part.start();
-      this.running.push(part);
-    }
+    if (!await this.parts.start(this.inStartOrder(), () => this.stopping)) return;
     const { pipeline, log } = this.options;
     // Fed while the event loop runs and no part is stuck in the pipeline; a lost camera does not
     // starve it (a restart would not bring a camera back; the source reconnects by itself).
@@ -108,7 +98,7 @@ export class StationDaemon {
   }
 
   /** The station's parts in start order; each start sees what the ones before it made. */
-  private parts(): StationPart[] {
+  private inStartOrder(): Lifecycle[] {
     const { config, pipeline, log } = this.options;
     const topics = this.topics;
     const source = createSource(pipeline.source);
@@ -132,12 +122,7 @@ export class StationDaemon {
       ...[verdictSink, () => new JournalSink(log), ...(this.options.sinks ?? []).map((s) => () => s)].map((make) => this.sinkPart(make)),
       { name: "source", start: async () => {
         await source.open();
-        source.health$.subscribe((health) => {
-          if (this.stopping) return;
-          if (health.ok && this.connection.status!.problem("source")) log.info("source is back");
-          if (!health.ok) log.warn({ reason: health.reason }, "source lost: station degraded, reconnecting");
-          this.connection.status!.setProblem("source", health.ok ? null : health.reason ?? "source lost");
-        });
+        this.connection.status!.follow(source.health$, () => this.stopping, log);
       }, stop: () => source.close() },
       { name: "triggers", start: () => {
         if (pipeline.trigger.type !== "mqtt") return;
@@ -165,7 +150,7 @@ export class StationDaemon {
   }
 
   /** A sink as a part of the station: it sees every outcome from its start on. */
-  private sinkPart(make: () => OutcomeSink): StationPart {
+  private sinkPart(make: () => OutcomeSink): Lifecycle {
     let sink: OutcomeSink | undefined;
     return { name: "sinks", start: async () => {
       sink = make();
@@ -225,13 +210,7 @@ export class StationDaemon {
     this.stop$.next();
     // Start-up gives up at its next step; what it started until then is stopped below, newest first.
     await this.starting?.catch(() => undefined);
-    for (const part of this.running.reverse()) {
-      try {
-        await part.stop(reason);
-      } catch (err) {
-        log.warn({ part: part.name, err: (err as Error).message }, `could not stop the ${part.name} cleanly`);
-      }
-    }
+    await this.parts.stop(reason);
     this.outcomes$.complete();
     this.notifier.close();
     log.info({ ...this.stats }, this.stats.spooled ? `stopped; ${this.stats.spooled} verdict(s) stay spooled for the next start` : "stopped");

@@ -3,6 +3,10 @@
 // broker's Last Will when the daemon vanished), with what is running. Republished on every change
 // and on every (re)connect, since a broker restart may have lost the retained copy.
 import type { MqttClient } from "mqtt";
+import type { Logger } from "pino";
+import type { Observable } from "rxjs";
+
+import type { SourceHealth } from "../sources/frame-source.js";
 
 export type StationState = "online" | "degraded" | "offline";
 
@@ -51,6 +55,16 @@ export class StationStatus {
     if (state === this.payload.state && reason === this.payload.reason) return;
     this.payload = { ...this.facts, state, reason, since: new Date().toISOString() };
     this.publish();
+  }
+
+  /** A lost camera makes the station degraded, not dead; said once each way (none while `stopping()`). */
+  follow(health$: Observable<SourceHealth>, stopping: () => boolean, log: Logger): void {
+    health$.subscribe((health) => {
+      if (stopping()) return;
+      if (health.ok && this.problem("source")) log.info("source is back");
+      if (!health.ok) log.warn({ reason: health.reason }, "source lost: station degraded, reconnecting");
+      this.setProblem("source", health.ok ? null : health.reason ?? "source lost");
+    });
   }
 
   /** What runs changed (a reload): republished at once, the state kept. */
