@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 /** The stages of a part's path, then the tools built on them, in order. */
 export const STAGES = [
   "sources", "triggers", "preprocess", "inference", "scoring", "verdict", "pipeline", "sinks", "daemon",
-  "calibration", "evaluation", "training", "bench", "cli",
+  "calibration", "evaluation", "trainer", "bench", "cli",
 ];
 /** The ground floor: shared by every stage, importing none. Listed in the order they may import each other. */
 export const FOUNDATIONS = ["errors", "random", "native", "images", "config", "mqtt", "terminal"];

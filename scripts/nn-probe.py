@@ -23,7 +23,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "training"))
 from inspector_training.fused import normalise_input  # noqa: E402
 from inspector_training.images import find_images  # noqa: E402
-from inspector_training.pretrain import load_teacher, teacher_path  # noqa: E402
+from inspector_training.teacher_file import load_teacher, teacher_path  # noqa: E402
 
 QUERY_CHUNK = 2048
 

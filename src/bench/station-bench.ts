@@ -20,7 +20,7 @@ import { quantile } from "../scoring/statistics.js";
 import { createSource } from "../sources/open-source.js";
 import { drawPart } from "../sources/synthetic-part.js";
 import { seededRandom } from "../random/seeded-random.js";
-import { pythonInterpreter, TRAINING_DIR } from "../training/trainer-process.js";
+import { trainerCommand } from "../trainer/trainer-process.js";
 
 export interface Spread {
   median: number;
@@ -254,8 +254,8 @@ export function bundleBenchTable(r: BundleBenchReport): string {
 }
 
 function torchEager(bundleDir: string, runs: number, threads: number, bareMedian: number): BenchReport["torch"] {
-  const run = spawnSync(pythonInterpreter(), ["-m", "inspector_training", "bench-torch", "--bundle", bundleDir, "--runs", String(runs),
-    "--threads", String(threads)], { encoding: "utf8", env: { ...process.env, PYTHONPATH: TRAINING_DIR } });
+  const torch = trainerCommand(["bench-torch", "--bundle", bundleDir, "--runs", String(runs), "--threads", String(threads)]);
+  const run = spawnSync(torch.command, torch.args, { encoding: "utf8", env: torch.env });
   if (run.status !== 0) {
     const reason = run.error?.message ?? run.stderr.split("\n").find((l) => l.startsWith("error: ")) ?? run.stderr.trim().split("\n").pop();
     return { unavailable: (reason ?? "PyTorch did not run").replace(/^error: /, "") };

@@ -12,7 +12,8 @@ import { listImages, readImage, readMask } from "../images/image-files.js";
 import { cv, type Mat } from "../native/opencv.js";
 import { floatsOf } from "../preprocess/preprocess.js";
 import { CALIBRATION_FORMAT, CALIBRATION_VERSION, type Calibration } from "../inference/calibration-file.js";
-import { anomalyMap, imageScore } from "../scoring/scoring.js";
+import { mapOfFrame } from "../scoring/frame-map.js";
+import { imageScore } from "../scoring/scoring.js";
 import { quantile, Subsample } from "../scoring/statistics.js";
 import { MIN_POSITION_IMAGES, positionStatistics } from "./position-statistics.js";
 import { scaleStatistics } from "./scale-statistics.js";
@@ -129,7 +130,6 @@ export async function calibrate(options: CalibrateOptions): Promise<CalibrationR
   const runner = await BundleRunner.open(options.bundleDir, { requireCalibration: false, session: options.session });
   options.onLog?.(runner.describe());
   try {
-    const manifest = runner.bundle.manifest;
     const scales = await scaleStatistics(runner, statisticsImages, (done, total) => options.onProgress?.("statistics", done, total));
     const perPosition = options.positionStatistics && statisticsImages.length >= MIN_POSITION_IMAGES;
     if (options.positionStatistics && !perPosition) {
@@ -145,9 +145,7 @@ export async function calibrate(options: CalibrateOptions): Promise<CalibrationR
     const scoreImages = async (files: string[], stage: string, pixels?: Subsample) => {
       const scores: number[] = [];
       for (const [index, file] of files.entries()) {
-        const image = readImage(file);
-        const { outputs } = await runner.run(image);
-        const map = anomalyMap(outputs, manifest, scales, { roiWidth: image.cols, roiHeight: image.rows, blurSigma: options.blurSigma, positions });
+        const map = await mapOfFrame(runner, readImage(file), { scales, blurSigma: options.blurSigma, positions });
         scores.push(imageScore(map));
         if (pixels) pixels.add(floatsOf(map));
         else if (options.masksDir) defectMaps.push({ map, file });

@@ -13,7 +13,8 @@ import { listImages, readImage, readMask } from "../images/image-files.js";
 import { cv, type Mat } from "../native/opencv.js";
 import { floatsOf } from "../preprocess/preprocess.js";
 import type { Calibration, PositionStatistics } from "../inference/calibration-file.js";
-import { anomalyMap, imageScore } from "../scoring/scoring.js";
+import { mapOfFrame } from "../scoring/frame-map.js";
+import { imageScore } from "../scoring/scoring.js";
 import { auPro, auroc, DEFAULT_PRO_LIMIT, type LabelledMap } from "./metrics.js";
 import { listTestImages, type TestImage } from "./mvtec-dataset.js";
 
@@ -109,11 +110,7 @@ async function bundleMaps(options: EvaluateOptions & { bundleDir: string }): Pro
       statisticsFrom: calibration ? "calibration.json" : `${options.dataDir}/train/good (bundle not calibrated)` +
         (positions ? ", per position" : ""),
       provider: runner.worker.provider,
-      async mapOf(image) {
-        const frame = readImage(image.file);
-        const { outputs } = await runner.run(frame);
-        return anomalyMap(outputs, runner.bundle.manifest, scales, { roiWidth: frame.cols, roiHeight: frame.rows, blurSigma, positions });
-      },
+      mapOf: (image) => mapOfFrame(runner, readImage(image.file), { scales, blurSigma, positions }),
       close: () => runner.close(),
     };
   } catch (err) {

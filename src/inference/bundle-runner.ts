@@ -5,7 +5,7 @@ import { performance } from "node:perf_hooks";
 import { type Mat } from "../native/opencv.js";
 import { type Prepared, preprocess, type Roi } from "../preprocess/preprocess.js";
 import { type Bundle, loadBundle } from "./bundle.js";
-import { InferenceWorker, type ScoreTensors } from "./inference-client.js";
+import { InferenceClient, type ScoreTensors } from "./inference-client.js";
 import { DEFAULT_SESSION_SETTINGS, type SessionSettings } from "../native/providers.js";
 
 export interface PreparedFrame extends Prepared {
@@ -30,11 +30,11 @@ export class BundleRunner {
   private retiring?: Promise<void>;
   private retired?: () => void;
 
-  private constructor(readonly bundle: Bundle, readonly worker: InferenceWorker) {}
+  private constructor(readonly bundle: Bundle, readonly worker: InferenceClient) {}
 
   static async open(dir: string, options: { requireCalibration: boolean; session?: SessionSettings }): Promise<BundleRunner> {
     const bundle = loadBundle(dir, { requireCalibration: options.requireCalibration });
-    const worker = await InferenceWorker.start(bundle, options.session ?? DEFAULT_SESSION_SETTINGS);
+    const worker = await InferenceClient.start(bundle, options.session ?? DEFAULT_SESSION_SETTINGS);
     return new BundleRunner(bundle, worker);
   }
 

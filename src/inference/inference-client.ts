@@ -40,7 +40,7 @@ function sameShape(actual: (number | string)[], expected: number[]): boolean {
 }
 
 /** Workers not yet closed: a process that leaves in a hurry closes them first (closeInferenceWorkers). */
-const openWorkers = new Set<InferenceWorker>();
+const openWorkers = new Set<InferenceClient>();
 
 /**
  * Closes every inference worker of the process, each after its run in flight. Call it before
@@ -50,7 +50,7 @@ export async function closeInferenceWorkers(): Promise<void> {
   await Promise.all([...openWorkers].map((worker) => worker.close()));
 }
 
-export class InferenceWorker {
+export class InferenceClient {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (r: InferenceResult) => void; reject: (e: Error) => void }>();
   private dead?: Error;
@@ -87,7 +87,7 @@ export class InferenceWorker {
     worker.on("exit", (code) => fail(new Error(`inference worker exited (code ${code})`)));
   }
 
-  static async start(bundle: Bundle, settings: SessionSettings): Promise<InferenceWorker> {
+  static async start(bundle: Bundle, settings: SessionSettings): Promise<InferenceClient> {
     const manifest = bundle.manifest;
     const plan = settings.pinThreads ? planForNextWorker() : undefined;
     const worker = new Worker(workerScript(), {
@@ -104,12 +104,12 @@ export class InferenceWorker {
       throw err;
     });
     try {
-      InferenceWorker.checkGraph(bundle, ready.inputs, ready.outputs);
+      InferenceClient.checkGraph(bundle, ready.inputs, ready.outputs);
     } catch (err) {
       await worker.terminate();
       throw err;
     }
-    const client = new InferenceWorker(worker, ready.provider, ready.failed, manifest.input.shape);
+    const client = new InferenceClient(worker, ready.provider, ready.failed, manifest.input.shape);
     // A first run checks the real output shapes (and warms the session up).
     const { outputs } = await client.run(new Float32Array(manifest.input.shape.reduce((a, b) => a * b, 1)));
     for (const scale of manifest.scales) {

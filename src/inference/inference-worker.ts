@@ -1,5 +1,5 @@
 // Worker thread owning the ONNX Runtime session: run() blocks the thread it runs on, so it must
-// not be the event loop's (MQTT keep-alives, triggers and the live view live there).
+// not be the event loop's (MQTT keep-alives, triggers and the sinks live there).
 import { parentPort, workerData } from "node:worker_threads";
 import { performance } from "node:perf_hooks";
 

@@ -18,6 +18,6 @@ export type WorkerReply =
       pinned?: true | string }
   | { type: "failed"; error: string }
   | { type: "result"; id: number; outputs: Record<string, { data: Float32Array; dims: number[] }>; inferMs: number;
-      /** The request's input, handed back for the next frame (see InferenceWorker.takeInput). */
+      /** The request's input, handed back for the next frame (see InferenceClient.takeInput). */
       input: Float32Array }
   | { type: "error"; id: number; error: string };

@@ -116,7 +116,7 @@ export async function judgePart(context: StationContext, part: CapturedPart): Pr
  * A part's frame belongs to the part (sources hand each part a Mat of its own) and is released as
  * soon as its verdict is made: OpenCV reports every Mat to V8 as external memory until a full
  * collection finds its wrapper, and the frames left to the collector (with a fresh input buffer
- * per part, see InferenceWorker.takeInput) made V8 run one every ≈ 2 s at full speed, on the
+ * per part, see InferenceClient.takeInput) made V8 run one every ≈ 2 s at full speed, on the
  * cores inference needs.
  */
 function releasePixels(frame: Frame, ...prepared: Prepared[]): void {

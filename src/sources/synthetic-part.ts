@@ -4,7 +4,6 @@
 // It feeds the demo, `inspector synth` and the fast tests: no data set needs to be downloaded.
 import { DEFECT_KINDS, type DefectKind } from "../config/pipeline-config.js";
 import { cv, freed, type Mat } from "../native/opencv.js";
-import { seededRandom } from "../random/seeded-random.js";
 
 export { DEFECT_KINDS, type DefectKind };
 

@@ -5,7 +5,8 @@ import { performance } from "node:perf_hooks";
 import type { BundleRunner, PreparedFrame } from "../inference/bundle-runner.js";
 import type { Mat } from "../native/opencv.js";
 import type { Roi } from "../preprocess/preprocess.js";
-import { anomalyMap, imageScore } from "../scoring/scoring.js";
+import { mapOfResult, mapScoringOf } from "../scoring/frame-map.js";
+import { imageScore } from "../scoring/scoring.js";
 import { DEFAULT_HEATMAP_OPTIONS, renderHeatmap, type HeatmapOptions } from "./heatmap.js";
 import { findRegions, type Region } from "./regions.js";
 import { classify, type Thresholds, type VerdictKind } from "./verdict.js";
@@ -47,9 +48,7 @@ export async function inspectPrepared(runner: BundleRunner, prepared: PreparedFr
   if (!calibration) throw new Error(`${runner.bundle.dir}: not calibrated`);
   const raw = await runner.infer(prepared);
   const scoreStarted = performance.now();
-  const map = anomalyMap(raw.outputs, runner.bundle.manifest, calibration.scales,
-    { roiWidth: raw.roiImage.cols, roiHeight: raw.roiImage.rows, blurSigma: calibration.scoring.blur_sigma,
-      positions: calibration.scoring.positions });
+  const map = mapOfResult(runner, raw, mapScoringOf(calibration));
   const score = imageScore(map);
   const thresholds = calibratedThresholds(runner, options.thresholds);
   const verdict = classify(score, thresholds);

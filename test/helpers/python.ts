@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 
 import { writeSyntheticDataset } from "../../src/sources/synthetic-dataset.js";
-import { pythonInterpreter, TRAINING_DIR } from "../../src/training/trainer-process.js";
+import { pythonInterpreter, TRAINING_DIR } from "../../src/trainer/trainer-process.js";
 
 export const REPO = path.resolve(TRAINING_DIR, "..");
 export const CLI = path.join(REPO, "bin", "inspector.js");

@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 
 import { loadBundle, sha256Hex } from "../../src/inference/bundle.js";
 import { allowedCpus, parseCpuList, planCpus } from "../../src/inference/cpu-pinning.js";
-import { InferenceWorker } from "../../src/inference/inference-client.js";
+import { InferenceClient } from "../../src/inference/inference-client.js";
 import { DEFAULT_SESSION_SETTINGS } from "../../src/native/providers.js";
 import { makeTinyBundle } from "../helpers/python.js";
 
@@ -88,11 +88,11 @@ describe("loadBundle", () => {
     const dir = copyBundle("wrong-shape");
     editManifest(dir, (m) => { m.scales[0].output_shape = [1, 1, 99, 99]; });
     const bundle = loadBundle(dir, { requireCalibration: false });
-    await expect(InferenceWorker.start(bundle, DEFAULT_SESSION_SETTINGS)).rejects.toThrow(/e_33 has shape \[1,1,16,16\], manifest\.json says \[1,1,99,99\]/);
+    await expect(InferenceClient.start(bundle, DEFAULT_SESSION_SETTINGS)).rejects.toThrow(/e_33 has shape \[1,1,16,16\], manifest\.json says \[1,1,99,99\]/);
 
     const input = copyBundle("wrong-input");
     editManifest(input, (m) => { m.input.shape = [1, 3, 32, 32]; });
-    await expect(InferenceWorker.start(loadBundle(input, { requireCalibration: false }), DEFAULT_SESSION_SETTINGS))
+    await expect(InferenceClient.start(loadBundle(input, { requireCalibration: false }), DEFAULT_SESSION_SETTINGS))
       .rejects.toThrow(/input "image" has shape \[batch,3,64,64\], manifest\.json says \[1,3,32,32\]/);
   });
 
@@ -103,7 +103,7 @@ describe("loadBundle", () => {
 
 describe("execution providers", () => {
   it("falls back from tensorrt and cuda to cpu and says which failed", async () => {
-    const worker = await InferenceWorker.start(loadBundle(original, { requireCalibration: false }),
+    const worker = await InferenceClient.start(loadBundle(original, { requireCalibration: false }),
       { ...DEFAULT_SESSION_SETTINGS, providers: ["tensorrt", "cuda", "cpu"] });
     try {
       // This machine has no GPU libraries: both GPU providers must fail, and cpu must run.
@@ -118,7 +118,7 @@ describe("execution providers", () => {
   });
 
   it("reports every failure when no listed provider can run", async () => {
-    await expect(InferenceWorker.start(loadBundle(original, { requireCalibration: false }),
+    await expect(InferenceClient.start(loadBundle(original, { requireCalibration: false }),
       { ...DEFAULT_SESSION_SETTINGS, providers: ["tensorrt", "cuda"] }))
       .rejects.toThrow(/no execution provider could run[\s\S]*tensorrt:[\s\S]*cuda:[\s\S]*Add "cpu"/);
   });
@@ -146,9 +146,9 @@ describe("threads on the CPU", () => {
   it.skipIf(!canPin)("gives the worker a CPU of its own and this thread the rest, until the last worker closes (Linux, 2+ CPUs, taskset)", async () => {
     const bundle = loadBundle(original, { requireCalibration: false });
     const settings = { ...DEFAULT_SESSION_SETTINGS, providers: ["cpu" as const] };
-    const started: InferenceWorker[] = [];
+    const started: InferenceClient[] = [];
     const start = async () => {
-      const worker = await InferenceWorker.start(bundle, settings);
+      const worker = await InferenceClient.start(bundle, settings);
       started.push(worker);
       return worker;
     };
@@ -179,7 +179,7 @@ describe("threads on the CPU", () => {
 
   it("leaves every thread where it was with pinThreads off", async () => {
     const before = allowedCpus();
-    const worker = await InferenceWorker.start(loadBundle(original, { requireCalibration: false }),
+    const worker = await InferenceClient.start(loadBundle(original, { requireCalibration: false }),
       { ...DEFAULT_SESSION_SETTINGS, providers: ["cpu"], pinThreads: false });
     try {
       expect(worker.pinning).toBeUndefined();

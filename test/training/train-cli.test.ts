@@ -1,11 +1,13 @@
 // `inspector train` as a user runs it: Ctrl-C stops at a checkpoint, the same command resumes,
 // and a machine without PyTorch gets install instructions instead of a traceback.
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
 import { beforeAll, describe, expect, it } from "vitest";
 
+import { TRAINER_OPTIONS_FILE, type TrainerOption } from "../../src/trainer/trainer-options.js";
+import { pythonInterpreter, TRAINING_DIR } from "../../src/trainer/trainer-process.js";
 import { CLI, tinyTrainingSetup } from "../helpers/python.js";
 
 let work: string;
@@ -76,5 +78,27 @@ describe("inspector train", () => {
       expect(run.status).toBe(0);
       expect(run.stdout).toContain("Usage: inspector");
     }
+  });
+
+  it("offers every option the trainer declares, with the trainer's default (one declaration for both sides)", () => {
+    const declared = JSON.parse(readFileSync(TRAINER_OPTIONS_FILE, "utf8")) as Record<string, { options: TrainerOption[] }>;
+    for (const command of ["train", "pretrain-teacher", "export", "convert-mobilenet"]) {
+      // commander wraps at the terminal's width: read the help as one line, each option up to the next.
+      const help = spawnSync(process.execPath, [CLI, command, "--help"], { encoding: "utf8" }).stdout.replace(/\s+/g, " ");
+      const offered = declared[command].options.filter((o) => !o.internal);
+      offered.forEach((option, i) => {
+        const start = help.indexOf(` ${option.flag} `);
+        expect(start, `${command} ${option.flag}`).toBeGreaterThan(0);
+        const next = i + 1 < offered.length ? help.indexOf(` ${offered[i + 1].flag} `, start + 1) : help.length;
+        if (option.default !== undefined) expect(help.slice(start, next), `${command} ${option.flag}`).toContain(`default: "${option.default}"`);
+      });
+    }
+    // And the trainer parses with the same defaults: what `inspector train` shows is what runs.
+    const parsed = spawnSync(pythonInterpreter(), ["-c", "import json, sys; from inspector_training.__main__ import parser; " +
+      "print(json.dumps(vars(parser().parse_args(sys.argv[1:])), default=str))", "train", "--good", "g", "--out", "o"],
+    { encoding: "utf8", env: { ...process.env, PYTHONPATH: TRAINING_DIR } });
+    const values = JSON.parse(parsed.stdout) as Record<string, unknown>;
+    expect(values.epochs).toBe(Number(declared.train.options.find((o) => o.flag === "--epochs")!.default));
+    expect(values.scales).toEqual(declared.train.options.find((o) => o.flag === "--scales")!.default!.split(",").map(Number));
   });
 });

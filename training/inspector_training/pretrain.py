@@ -19,38 +19,14 @@ from .images import expand_image_list, find_images, read_all
 from .networks import NetworkConfig, PatchNetwork, count_parameters
 from .progress import Progress, StopFlag, emit
 from .teacher_data import PatchSampler
+from .teacher_file import TEACHER_FORMAT, TEACHER_VERSION, load_teacher, teacher_path
 from . import teacher_quality
 from .distillers import load_distiller
 from .resnet18 import FEATURES
 
-TEACHER_FORMAT = "inspector-teacher"
-TEACHER_VERSION = 1
 MIN_PHOTOS = 2
 BASELINE_SEED = 12345
 LOSS_COLUMNS = ["step", "loss", "triplet", "compactness", "distillation", "seconds"]
-
-
-def teacher_path(out: Path, patch_size: int) -> Path:
-    return out / f"teacher_p{patch_size}.pt"
-
-
-def load_teacher(path: Path, patch_size: int | None = None) -> tuple[PatchNetwork, dict]:
-    if not path.is_file():
-        raise UserError("TEACHER_MISSING", f"{path}: no such teacher file. Pre-train one with "
-                        "`inspector pretrain-teacher` or use the shipped models/teachers/.")
-    blob = checkpoints.load(path)
-    if not isinstance(blob, dict) or blob.get("format") != TEACHER_FORMAT:
-        raise UserError("TEACHER_INVALID", f"{path}: not an inspector teacher file.")
-    if blob.get("version") != TEACHER_VERSION:
-        raise UserError("TEACHER_VERSION", f"{path}: teacher format version {blob.get('version')}, this "
-                        f"trainer reads version {TEACHER_VERSION}. Pre-train the teacher again.")
-    config = NetworkConfig(**blob["config"])
-    if patch_size is not None and config.patch_size != patch_size:
-        raise UserError("TEACHER_WRONG_SCALE", f"{path}: a teacher for p={config.patch_size}, but p={patch_size} "
-                        f"was asked for. Use teacher_p{patch_size}.pt, or change --scales.")
-    network = PatchNetwork(config)
-    network.load_state_dict(blob["state_dict"])
-    return network.eval(), blob
 
 
 def collect_photos(args: Namespace) -> list[Path]:

@@ -24,7 +24,7 @@ from .export import export_bundle
 from .fused import FusedModel, ScaleHead, normalise_input
 from .images import find_images, fingerprint, read_all
 from .networks import PatchNetwork
-from .pretrain import load_teacher, teacher_path
+from .teacher_file import load_teacher, teacher_path
 from .progress import Progress, StopFlag, emit
 
 FEW_IMAGES_WARNING = 30

@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from inspector_training import pretrain
+from inspector_training import pretrain, teacher_file
 from inspector_training.__main__ import main
 from inspector_training.devices import resolve_device
 from inspector_training.fused import FusedModel
@@ -63,6 +63,6 @@ def test_pretrain_records_its_device_and_resumes_across_devices(tmp_path, photos
     first = "cuda" if HAS_CUDA else "cpu"
     pretrain.run(cli_args(*args, "--steps", "1", "--device", first))
     pretrain.run(cli_args(*args, "--steps", "2", "--device", "cpu"))  # a GPU run finished on a CPU
-    _, blob = pretrain.load_teacher(tmp_path / "teacher_p17.pt", 17)
+    _, blob = teacher_file.load_teacher(tmp_path / "teacher_p17.pt", 17)
     assert blob["step"] == 2 and blob["settings"]["device"] == "cpu"
     assert all(t.device.type == "cpu" for t in blob["state_dict"].values())

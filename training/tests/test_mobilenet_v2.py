@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from inspector_training import mobilenet_v2, pretrain
+from inspector_training import mobilenet_v2, pretrain, teacher_file
 from inspector_training.__main__ import main
 from inspector_training.distillers import load_distiller
 from conftest import cli_args
@@ -73,7 +73,7 @@ def test_teacher_pretrains_with_the_mobilenet_distiller(distiller_file, photos, 
                           "--log-every", "1", *TINY))
     row = list(csv.DictReader(open(tmp_path / "p17-run" / "losses.csv")))[-1]
     assert float(row["distillation"]) > 0 and float(row["triplet"]) > 0  # measured, weighted 0
-    _, blob = pretrain.load_teacher(tmp_path / "teacher_p17.pt", 17)
+    _, blob = teacher_file.load_teacher(tmp_path / "teacher_p17.pt", 17)
     assert blob["settings"]["lambda_m"] == 0 and blob["settings"]["distill_from"] == str(distiller_file)
 
 

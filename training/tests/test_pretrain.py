@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from inspector_training import pretrain
+from inspector_training import pretrain, teacher_file
 from inspector_training.__main__ import main
 from inspector_training.errors import UserError
 from conftest import cli_args, write_images
@@ -13,7 +13,7 @@ TINY = ["--batch", "4", "--width", "0.125", "--descriptor-size", "16", "--eval-t
 
 def test_pretrain_writes_teachers_logs_plot_and_quality(tiny_teachers):
     for p in (17, 33, 65):
-        network, blob = pretrain.load_teacher(pretrain.teacher_path(tiny_teachers, p), p)
+        network, blob = teacher_file.load_teacher(teacher_file.teacher_path(tiny_teachers, p), p)
         assert blob["step"] == 2 and network.patch_size == p
         summary = json.loads((tiny_teachers / f"teacher_p{p}.json").read_text())
         assert set(summary["quality"]) == {"trained", "random_init", "held_out_images"}
@@ -28,7 +28,7 @@ def test_resume_continues_from_the_checkpoint(tmp_path, photos):
             "--checkpoint-every", "1", "--log-every", "1", *TINY]
     pretrain.run(cli_args(*args, "--steps", "2"))
     pretrain.run(cli_args(*args, "--steps", "3"))
-    _, blob = pretrain.load_teacher(tmp_path / "teacher_p33.pt", 33)
+    _, blob = teacher_file.load_teacher(tmp_path / "teacher_p33.pt", 33)
     assert blob["step"] == 3
     steps = [int(r["step"]) for r in csv.DictReader(open(tmp_path / "p33-run" / "losses.csv"))]
     assert steps == [1, 2, 3]
@@ -44,7 +44,7 @@ def test_resume_with_other_settings_is_refused(tmp_path, photos):
 def test_teacher_of_the_wrong_scale_is_named(tiny_teachers, tmp_path):
     (tmp_path / "teacher_p33.pt").write_bytes((tiny_teachers / "teacher_p65.pt").read_bytes())
     with pytest.raises(UserError, match="a teacher for p=65, but p=33"):
-        pretrain.load_teacher(tmp_path / "teacher_p33.pt", 33)
+        teacher_file.load_teacher(tmp_path / "teacher_p33.pt", 33)
 
 
 def test_too_few_and_corrupt_photos(tmp_path, capsys):

@@ -43,6 +43,17 @@ export function checkPythonDependencies(python: string): void {
   }
 }
 
+/**
+ * `python -m inspector_training ARGS`, as every caller launches it: Debian's interpreter unless
+ * INSPECTOR_PYTHON says otherwise, our package first on PYTHONPATH and the user's after it.
+ */
+export function trainerCommand(args: string[], python = pythonInterpreter()): { command: string; args: string[]; env: NodeJS.ProcessEnv } {
+  return {
+    command: python, args: ["-m", "inspector_training", ...args],
+    env: { ...process.env, PYTHONPATH: [TRAINING_DIR, process.env.PYTHONPATH].filter(Boolean).join(path.delimiter), PYTHONUNBUFFERED: "1" },
+  };
+}
+
 export interface TrainerResult {
   exitCode: number;
   error?: { code: string; message: string };
@@ -58,10 +69,10 @@ export function runTrainer(args: string[], onEvent: (event: TrainerEvent) => voi
   python = pythonInterpreter()): Promise<TrainerResult> {
   checkPythonDependencies(python);
   return new Promise((resolve, reject) => {
-    const child = spawn(python, ["-m", "inspector_training", ...args], {
+    const trainer = trainerCommand(args, python);
+    const child = spawn(trainer.command, trainer.args, {
       cwd: process.cwd(),
-      env: { ...process.env, PYTHONPATH: [TRAINING_DIR, process.env.PYTHONPATH].filter(Boolean).join(path.delimiter),
-        PYTHONUNBUFFERED: "1" },
+      env: trainer.env,
       stdio: ["ignore", "pipe", "pipe"],
       detached: true, // its own process group: a terminal's Ctrl-C reaches it once, through us
     });
