@@ -10,58 +10,18 @@ import { type EventLoopUtilization, performance } from "node:perf_hooks";
 import type { Logger } from "pino";
 
 import { type DaemonConfig, sessionSettingsOf } from "../config/daemon-config.js";
-import type { Pipeline } from "../config/pipeline-config.js";
+import type { StationConfig } from "../config/pipeline-config.js";
 import { StationDaemon } from "../daemon/station-daemon.js";
 import { type Bundle, loadBundle } from "../inference/bundle.js";
 import { ort } from "../native/onnxruntime.js";
 import { openSession, type SessionSettings } from "../native/providers.js";
 import { prepareFor } from "../inference/bundle-runner.js";
-import { quantile } from "../scoring/statistics.js";
 import { createSource } from "../sources/open-source.js";
 import { drawPart } from "../sources/synthetic-part.js";
 import { seededRandom } from "../random/seeded-random.js";
 import { trainerCommand } from "../trainer/trainer-process.js";
+import { type BenchReport, type BundleBenchReport, spread, type Spread } from "./bench-report.js";
 
-export interface Spread {
-  median: number;
-  p95: number;
-  max: number;
-}
-
-export interface BenchReport {
-  station: string;
-  bundle: string;
-  provider: string;
-  parts: number;
-  warmup: number;
-  stagesMs: Record<"grab" | "preprocess" | "infer" | "score" | "heatmap" | "publish", Spread>;
-  /** Trigger to verdict, per part. */
-  endToEndMs: Spread;
-  /** Time between consecutive verdicts: what the line sees. */
-  perPartMs: Spread;
-  partsPerSecond: number;
-  /** The main thread's busy time (event loop utilisation) per measured part: the daemon's own work beside the worker, including time spent waiting for a core. */
-  mainThreadMsPerPart: number;
-  /** The main thread's CPU time per measured part (Linux /proc; null elsewhere): the cores the daemon takes from ONNX Runtime. */
-  mainThreadCpuMsPerPart: number | null;
-  /** The kernel's high-water mark of the process's resident memory (the station, then the bare loop). */
-  peakRssMb: number;
-  /** Resident memory after a tenth of the measured parts and after all of them: flat means no leak. */
-  rssMb: { afterTenth: number; atEnd: number };
-  bare: { runMs: Spread; runsPerSecond: number };
-  /** perPartMs.median / bare.runMs.median: 1.0 would be a daemon that costs nothing beyond session.run. */
-  ratio: number;
-  /** The pace parts were started at: 0 = as fast as the station goes; else the pipeline's own minIntervalMs (--paced). */
-  paceMs: number;
-  /** endToEndMs.median / bare.runMs.median: with --paced, a part's trigger-to-verdict time against session.run alone. */
-  latencyRatio: number;
-  /** The same fused computation in PyTorch eager; speedup = its median / bare session.run's. */
-  torch: { runMs: Spread; threads: number; version: string; speedup: number } | { unavailable: string };
-  errors: number;
-  date: string;
-}
-
-/** USER_HZ: 100 on every Linux architecture we run on (x86-64, arm64). */
 const CLOCK_TICKS_PER_SECOND = 100;
 
 /** CPU time (user + system) of the process's main thread in ms, from /proc (Linux); null where there is none. */
@@ -77,18 +37,13 @@ function mainThreadCpuMs(): number | null {
 }
 
 /** A pipeline's own pace for --paced: a continuous trigger's minIntervalMs; 0 when it has none. */
-export function ownPaceMs(trigger: Pipeline["trigger"]): number {
+export function ownPaceMs(trigger: StationConfig["trigger"]): number {
   return trigger.type === "continuous" ? trigger.minIntervalMs : 0;
-}
-
-function spread(values: number[]): Spread {
-  const sorted = Float64Array.from(values).sort();
-  return { median: quantile(sorted, 0.5), p95: quantile(sorted, 0.95), max: sorted[sorted.length - 1] ?? Number.NaN };
 }
 
 export interface BenchOptions {
   config: DaemonConfig;
-  pipeline: Pipeline;
+  pipeline: StationConfig;
   parts: number;
   warmup: number;
   /** Keep the pipeline's own pace (continuous, minIntervalMs) instead of running as fast as it goes. */
@@ -104,7 +59,7 @@ export async function benchStation(options: BenchOptions): Promise<BenchReport> 
   const source = options.pipeline.source.type === "synthetic" ? { ...options.pipeline.source, count: total }
     : options.pipeline.source.type === "folder" ? { ...options.pipeline.source, loop: true } : options.pipeline.source;
   const paceMs = options.paced ? ownPaceMs(options.pipeline.trigger) : 0;
-  const pipeline: Pipeline = { ...options.pipeline, source, trigger: { type: "continuous", minIntervalMs: paceMs } };
+  const pipeline: StationConfig = { ...options.pipeline, source, trigger: { type: "continuous", minIntervalMs: paceMs } };
   const config: DaemonConfig = {
     ...options.config, stateDir,
     mqtt: { ...options.config.mqtt, embedded: { ...options.config.mqtt.embedded, port: 0 } },
@@ -213,22 +168,6 @@ async function bareLoop(bundle: Bundle, input: Float32Array, settings: SessionSe
   return { runs: times, provider };
 }
 
-export interface BundleBenchReport {
-  bundle: string;
-  dir: string;
-  mode: string;
-  scales: number[];
-  input: number[];
-  provider: string;
-  threads: number;
-  runs: number;
-  runMs: Spread;
-  runsPerSecond: number;
-  torch: BenchReport["torch"];
-  date: string;
-}
-
-/** `inspector bench --bundle`: a bundle's session.run alone (no station, no calibration needed), to compare bundles. */
 export async function benchBundle(dir: string, settings: SessionSettings, runs: number, warmup: number): Promise<BundleBenchReport> {
   const bundle = loadBundle(dir, { requireCalibration: false });
   const [, , height, width] = bundle.manifest.input.shape;
@@ -242,17 +181,6 @@ export async function benchBundle(dir: string, settings: SessionSettings, runs: 
   };
 }
 
-export function bundleBenchTable(r: BundleBenchReport): string {
-  return [
-    `bundle ${r.bundle} (${r.dir}): p=${r.scales.join("+")} ${r.mode}, input ${r.input.slice(2).join("×")}, on ${r.provider}, ` +
-      `${r.threads || "all"} threads, ${r.runs} runs, ${r.date}`,
-    `session.run  median ${r.runMs.median.toFixed(1)} ms, p95 ${r.runMs.p95.toFixed(1)}, max ${r.runMs.max.toFixed(1)}; ${r.runsPerSecond.toFixed(2)}/s`,
-    "runMs" in r.torch
-      ? `PyTorch ${r.torch.version} eager median ${r.torch.runMs.median.toFixed(1)} ms: ONNX Runtime is ${r.torch.speedup.toFixed(2)}× as fast`
-      : `PyTorch eager: not measured (${r.torch.unavailable})`,
-  ].join("\n");
-}
-
 function torchEager(bundleDir: string, runs: number, threads: number, bareMedian: number): BenchReport["torch"] {
   const torch = trainerCommand(["bench-torch", "--bundle", bundleDir, "--runs", String(runs), "--threads", String(threads)]);
   const run = spawnSync(torch.command, torch.args, { encoding: "utf8", env: torch.env });
@@ -264,22 +192,3 @@ function torchEager(bundleDir: string, runs: number, threads: number, bareMedian
   return { runMs: result.runMs, threads: result.threads, version: result.torch, speedup: result.runMs.median / bareMedian };
 }
 
-export function benchTable(r: BenchReport): string {
-  const row = (name: string, s: Spread) => `${name.padEnd(22)}${[s.median, s.p95, s.max].map((v) => v.toFixed(1).padStart(9)).join("")}`;
-  return [
-    `station ${r.station}, bundle ${r.bundle} on ${r.provider}, ${r.parts} parts after ${r.warmup} warm-up, ` +
-      `${r.paceMs ? `one every ${r.paceMs} ms (the pipeline's pace)` : "as fast as the station goes"}, ${r.date}`,
-    `${"ms".padEnd(22)}${["median", "p95", "max"].map((h) => h.padStart(9)).join("")}`,
-    ...Object.entries(r.stagesMs).map(([k, s]) => row(k, s)),
-    row("end to end", r.endToEndMs),
-    row("per part (daemon)", r.perPartMs),
-    row("session.run (bare)", r.bare.runMs),
-    `parts/s ${r.partsPerSecond.toFixed(2)} (bare session.run: ${r.bare.runsPerSecond.toFixed(2)}/s); ` +
-      `${r.paceMs ? `trigger to verdict/bare ${r.latencyRatio.toFixed(3)}` : `daemon/bare ${r.ratio.toFixed(3)}`}; main thread busy ${r.mainThreadMsPerPart.toFixed(1)} ms per part` +
-      `${r.mainThreadCpuMsPerPart === null ? "" : ` (CPU ${r.mainThreadCpuMsPerPart.toFixed(1)} ms)`}; RSS ${r.rssMb.afterTenth.toFixed(0)} MB after a tenth of the parts, ` +
-      `${r.rssMb.atEnd.toFixed(0)} MB at the end, peak ${r.peakRssMb.toFixed(0)} MB; ERROR verdicts ${r.errors}`,
-    "runMs" in r.torch
-      ? `${row(`PyTorch ${r.torch.version} eager`, r.torch.runMs)}\nONNX Runtime is ${r.torch.speedup.toFixed(2)}× as fast as PyTorch eager (${r.torch.threads} threads)`
-      : `PyTorch eager: not measured (${r.torch.unavailable})`,
-  ].join("\n");
-}

@@ -3,7 +3,7 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 
-import type { Pipeline } from "../config/pipeline-config.js";
+import type { StationConfig } from "../config/pipeline-config.js";
 import { UserError } from "../errors/user-error.js";
 import { cv } from "../native/opencv.js";
 import { cropRoi } from "../preprocess/preprocess.js";
@@ -11,7 +11,7 @@ import { createSource } from "../sources/open-source.js";
 import { SourceError } from "../sources/frame-source.js";
 
 export interface CaptureOptions {
-  pipeline: Pipeline;
+  pipeline: StationConfig;
   count: number;
   /** Folder the captured (ROI-cropped) images are written to. */
   out: string;

@@ -2,7 +2,8 @@
 // `inspector bench --bundle DIR [--parts N] [--threads T]`: a bundle's session.run alone, to compare bundles.
 import { Command } from "commander";
 
-import { benchBundle, benchStation, benchTable, bundleBenchTable, ownPaceMs } from "../bench/station-bench.js";
+import { benchTable, bundleBenchTable } from "../bench/bench-report.js";
+import { benchBundle, benchStation, ownPaceMs } from "../bench/station-bench.js";
 import { loadDaemonConfig } from "../config/daemon-config.js";
 import { loadPipeline } from "../config/pipeline-config.js";
 import { createLogger } from "../daemon/logger.js";

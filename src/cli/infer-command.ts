@@ -7,7 +7,7 @@ import { Command, Option } from "commander";
 import { BundleRunner } from "../inference/bundle-runner.js";
 import { readImage } from "../images/image-files.js";
 import type { Roi } from "../preprocess/preprocess.js";
-import { DEFAULT_MIN_REGION_AREA, inspectFrame } from "../verdict/inspect.js";
+import { DEFAULT_MIN_REGION_AREA, judgeFrame } from "../verdict/frame-verdict.js";
 import { UserError } from "../errors/user-error.js";
 import { numberIn, PROVIDERS_HELP, providerList, roiOption } from "./options.js";
 import { sessionSettings, type SessionChoices } from "../native/providers.js";
@@ -40,7 +40,7 @@ export function inferCommand(): Command {
       try {
         for (const image of images) {
           try {
-            const result = await inspectFrame(runner, readImage(image), { roi: options.roi, minRegionArea: options.minArea, heatmap: { format: options.format } });
+            const result = await judgeFrame(runner, readImage(image), { roi: options.roi, minRegionArea: options.minArea, heatmap: { format: options.format } });
             let heatmapPath: string | undefined;
             if (options.out) {
               heatmapPath = path.join(options.out, `${path.parse(image).name}.heatmap.${options.format === "png" ? "png" : "jpg"}`);

@@ -6,7 +6,7 @@
 import { realpathSync } from "node:fs";
 import path from "node:path";
 
-import type { Pipeline } from "./pipeline-config.js";
+import type { StationConfig } from "./pipeline-config.js";
 import { ConfigError } from "./config-file.js";
 
 /** The real path of `p`, or of its nearest existing ancestor with the rest appended (a file not there yet). */
@@ -26,7 +26,7 @@ function isInside(target: string, root: string): boolean {
 }
 
 /** The files and folders a pipeline reads, by the key that names them. */
-export function pipelinePaths(pipeline: Pipeline): { key: string; value: string }[] {
+export function pipelinePaths(pipeline: StationConfig): { key: string; value: string }[] {
   const paths = [{ key: "bundle", value: pipeline.bundle }];
   const source = pipeline.source;
   if (source.type === "folder") paths.push({ key: "source.path", value: source.path });
@@ -39,7 +39,7 @@ export function pipelinePaths(pipeline: Pipeline): { key: string; value: string 
   return paths;
 }
 
-export function checkPipelinePaths(pipeline: Pipeline & { file: string }, allowedPaths: string[] | null): void {
+export function checkPipelinePaths(pipeline: StationConfig & { file: string }, allowedPaths: string[] | null): void {
   if (allowedPaths === null) return;
   const roots = allowedPaths.map(realPath);
   const outside = pipelinePaths(pipeline)

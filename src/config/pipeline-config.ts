@@ -90,11 +90,12 @@ export const pipelineSchema = z.strictObject({
   topicPrefix: z.string().regex(/^[^#+\s]+$/, "no spaces, + or #").optional(),
 });
 
-export type Pipeline = z.output<typeof pipelineSchema>;
-export type SourceConfig = Pipeline["source"];
-export type TriggerConfig = Pipeline["trigger"];
+/** A station as its pipeline file (pipelines/*.yaml) describes it. */
+export type StationConfig = z.output<typeof pipelineSchema>;
+export type SourceConfig = StationConfig["source"];
+export type TriggerConfig = StationConfig["trigger"];
 
-export function loadPipeline(file: string): Pipeline & { file: string } {
+export function loadPipeline(file: string): StationConfig & { file: string } {
   const pipeline = readConfigFile(file, pipelineSchema);
   const base = path.dirname(path.resolve(file));
   const source = { ...pipeline.source };

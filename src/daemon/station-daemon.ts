@@ -10,7 +10,7 @@ import type { Logger } from "pino";
 import { Subject } from "rxjs";
 
 import { type DaemonConfig, sessionSettingsOf } from "../config/daemon-config.js";
-import type { Pipeline } from "../config/pipeline-config.js";
+import type { StationConfig } from "../config/pipeline-config.js";
 import type { ProblemReporter } from "../errors/problem-reporter.js";
 import { BundleRunner } from "../inference/bundle-runner.js";
 import { stationTopics, type StationTopics } from "../mqtt/topics.js";
@@ -31,7 +31,7 @@ import { type Lifecycle, Lifecycles } from "./lifecycle.js";
 
 export interface DaemonOptions {
   config: DaemonConfig;
-  pipeline: Pipeline;
+  pipeline: StationConfig;
   log: Logger;
   /** How long a stop waits for the broker to take the spooled verdicts (they stay spooled after). */
   drainTimeoutMs?: number;
@@ -131,7 +131,7 @@ export class StationDaemon {
         log.info({ topic: topics.trigger, queue: pipeline.trigger.queue }, "waiting for triggers");
       }, stop: () => triggers?.close() },
       { name: "pipeline", start: () => {
-        this.context = { station: pipeline.station, pipeline, source, runner: this.runner! };
+        this.context = { station: pipeline.station, config: pipeline, source, runner: this.runner! };
         this.finished = new Promise<void>((resolve) => {
           stationPipeline({ context: this.context!, counters: this.counters, stop$: this.stop$, triggers$: triggers?.payloads$ }).subscribe({
             next: (outcome) => {

@@ -3,16 +3,17 @@
 // judged gets an ERROR outcome with a code, so the PLC is never left waiting.
 import { performance } from "node:perf_hooks";
 
-import type { Pipeline } from "../config/pipeline-config.js";
+import type { StationConfig } from "../config/pipeline-config.js";
 import type { BundleRunner, PreparedFrame } from "../inference/bundle-runner.js";
 import { FrameError, type Prepared } from "../preprocess/preprocess.js";
 import { type Frame, type FrameSource, SourceError } from "../sources/frame-source.js";
-import { inspectPrepared } from "../verdict/inspect.js";
+import { judgePrepared } from "../verdict/frame-verdict.js";
 import type { ErrorCode, PartOutcome, PartRequest } from "./part.js";
 
 export interface StationContext {
   station: string;
-  pipeline: Pipeline;
+  /** The station's pipeline file, as read. */
+  config: StationConfig;
   source: FrameSource;
   runner: BundleRunner;
 }
@@ -67,7 +68,7 @@ export async function capturePart(context: StationContext, request: PartRequest)
   const grabMs = performance.now() - started;
   try {
     const runner = context.runner;
-    return { request, frame, prepared: runner.prepare(frame.image, context.pipeline.roi), preparedBy: runner, queueMs, grabMs, started };
+    return { request, frame, prepared: runner.prepare(frame.image, context.config.roi), preparedBy: runner, queueMs, grabMs, started };
   } catch (err) {
     releasePixels(frame);
     return errorOutcome(context, request, errorCode(err), (err as Error).message,
@@ -81,16 +82,16 @@ export function isCaptured(value: CapturedPart | PartOutcome | null): value is C
 
 /** Inference, scoring, verdict, regions and heatmap of a captured part. Never throws. */
 export async function judgePart(context: StationContext, part: CapturedPart): Promise<PartOutcome> {
-  const { pipeline } = context;
+  const { config } = context;
   const { request, frame, queueMs, grabMs } = part;
   const runner = context.runner;
   let prepared = part.prepared;
   try {
     // Prepared before a reload: the new bundle may want another input size.
-    if (part.preparedBy !== runner) prepared = runner.prepare(frame.image, pipeline.roi);
-    const result = await inspectPrepared(runner, prepared, {
-      roi: pipeline.roi, minRegionArea: pipeline.regions.minArea, thresholds: pipeline.thresholds,
-      heatmap: pipeline.heatmap.enabled && { format: pipeline.heatmap.format, jpegQuality: pipeline.heatmap.quality },
+    if (part.preparedBy !== runner) prepared = runner.prepare(frame.image, config.roi);
+    const result = await judgePrepared(runner, prepared, {
+      roi: config.roi, minRegionArea: config.regions.minArea, thresholds: config.thresholds,
+      heatmap: config.heatmap.enabled && { format: config.heatmap.format, jpegQuality: config.heatmap.quality },
     });
     return {
       station: context.station, partId: request.partId, verdict: result.verdict, code: null, message: null,
@@ -101,7 +102,7 @@ export async function judgePart(context: StationContext, part: CapturedPart): Pr
         score: result.timings.scoreMs, heatmap: result.timings.heatmapMs, total: queueMs + performance.now() - part.started,
       },
       bundle: runner.bundle.id, calibration: runner.bundle.calibrationId ?? null,
-      heatmap: pipeline.heatmap.enabled ? { data: result.heatmap, format: result.heatmapFormat } : null,
+      heatmap: config.heatmap.enabled ? { data: result.heatmap, format: result.heatmapFormat } : null,
       frame: frame.name !== undefined || frame.truth !== undefined ? { name: frame.name, truth: frame.truth } : null,
     };
   } catch (err) {

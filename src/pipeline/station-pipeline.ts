@@ -126,7 +126,7 @@ function triggeredParts({ context, counters, stop$, triggers$ }: PipelineInputs,
 }
 
 export function stationPipeline(inputs: PipelineInputs): Observable<PartOutcome> {
-  const trigger = inputs.context.pipeline.trigger;
+  const trigger = inputs.context.config.trigger;
   const outcomes = trigger.type === "continuous" ? continuousParts(inputs, trigger.minIntervalMs) : triggeredParts(inputs, trigger.queue);
   return outcomes.pipe(tap((outcome) => { if (outcome.code !== "BAD_TRIGGER") inputs.counters.parts++; }));
 }

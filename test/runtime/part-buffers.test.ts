@@ -42,7 +42,7 @@ describe("per-part buffers", () => {
     const pipeline = loadPipeline(path.join(ROOT, "pipelines", "demo.yaml"));
     const source = createSource(pipeline.source);
     await source.open();
-    const context: StationContext = { station: "demo", pipeline, source, runner };
+    const context: StationContext = { station: "demo", config: pipeline, source, runner };
     const part = await capturePart(context, { partId: "p1", triggeredAt: new Date() });
     if (!isCaptured(part)) throw new Error("the synthetic source gave no part");
     expect(part.frame.image.empty).toBeFalsy();

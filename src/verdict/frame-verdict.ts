@@ -1,4 +1,4 @@
-// One part, start to finish on an already-opened bundle: raw maps → calibrated anomaly map →
+// A frame judged on an already-opened bundle: raw maps → calibrated anomaly map →
 // verdict, regions and heatmap. The daemon and `inspector infer` both go through here.
 import { performance } from "node:perf_hooks";
 
@@ -11,7 +11,7 @@ import { DEFAULT_HEATMAP_OPTIONS, renderHeatmap, type HeatmapOptions } from "./h
 import { findRegions, type Region } from "./regions.js";
 import { classify, type Thresholds, type VerdictKind } from "./verdict.js";
 
-export interface InspectOptions {
+export interface JudgeOptions {
   roi?: Roi;
   minRegionArea: number;
   /** Replace the calibrated thresholds (a station's override). */
@@ -20,7 +20,7 @@ export interface InspectOptions {
   heatmap?: Partial<Omit<HeatmapOptions, "offsetX" | "offsetY">> | false;
 }
 
-export interface PartResult {
+export interface FrameVerdict {
   verdict: Exclude<VerdictKind, "ERROR">;
   score: number;
   thresholds: Thresholds;
@@ -38,12 +38,12 @@ export function calibratedThresholds(runner: BundleRunner, override?: Partial<Th
   return { imageLower: t.image_lower, imageUpper: t.image_upper, pixel: t.pixel, ...override };
 }
 
-export function inspectFrame(runner: BundleRunner, frame: Mat, options: InspectOptions): Promise<PartResult> {
-  return inspectPrepared(runner, runner.prepare(frame, options.roi), options);
+export function judgeFrame(runner: BundleRunner, frame: Mat, options: JudgeOptions): Promise<FrameVerdict> {
+  return judgePrepared(runner, runner.prepare(frame, options.roi), options);
 }
 
 /** The rest of a part once its frame is prepared (BundleRunner.prepare). */
-export async function inspectPrepared(runner: BundleRunner, prepared: PreparedFrame, options: InspectOptions): Promise<PartResult> {
+export async function judgePrepared(runner: BundleRunner, prepared: PreparedFrame, options: JudgeOptions): Promise<FrameVerdict> {
   const calibration = runner.bundle.calibration;
   if (!calibration) throw new Error(`${runner.bundle.dir}: not calibrated`);
   const raw = await runner.infer(prepared);
