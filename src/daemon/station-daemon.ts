@@ -1,11 +1,7 @@
-// `inspector run`: one station, unattended, composed of parts started in one order and stopped in
-// the reverse one. The lock comes first (a second daemon for the station stops before it loads
-// anything), then the bundle (a bad bundle stops the daemon before it claims to be ready), the
-// broker connection (which may be down: verdicts are spooled meanwhile), the status, the sinks,
-// the source (a lost camera makes the station degraded, not dead), the triggers, the pipeline,
-// then READY=1. SIGTERM drains: no new parts, the parts in flight and queued get their verdicts,
-// the sinks finish (the spool is flushed while the broker answers), status goes offline, the
-// camera is released.
+// `inspector run`: one station, unattended, as parts started in one order and stopped in the
+// reverse one (docs/architecture.md): a second daemon stops at the lock, a bad bundle before
+// READY=1, a broker that is down only delays delivery (the spool), a lost camera degrades the
+// station. SIGTERM drains: every part in flight or queued is answered, the sinks finish.
 import type { Logger } from "pino";
 import { Subject } from "rxjs";
 
@@ -53,7 +49,7 @@ export class StationDaemon {
   private lastProgress = Date.now();
   private finished: Promise<void> = Promise.resolve();
   private stopping = false;
-  /** Start-up in progress: a stop waits for it to reach its next step, where it gives up. */
+  /** A stop waits for start-up to reach its next step, where it gives up. */
   private starting?: Promise<void>;
   private stopped?: Promise<void>;
   private reloading = false;
@@ -64,7 +60,6 @@ export class StationDaemon {
   /** What the pipeline judges with; a reload swaps its runner. */
   private context?: StationContext;
   private stopWatchdog = (): void => {};
-
   private readonly topics: StationTopics;
 
   constructor(private readonly options: DaemonOptions) {
