@@ -2,6 +2,8 @@
 SHELL := /bin/bash
 PYTHON ?= /usr/bin/python3
 APT_PACKAGES := python3-torch python3-numpy python3-pil python3-matplotlib python3-pytest libopencv-dev mosquitto openssl
+# Only the tests drive a browser (the station page), with Debian's Chromium: never one downloaded.
+TEST_APT_PACKAGES := chromium
 # onnxruntime-node's postinstall fetches CUDA libraries; the CPU build ships in the package itself.
 export ONNXRUNTIME_NODE_INSTALL := skip
 # @u4/opencv4nodejs compiles against Debian's OpenCV (libopencv-dev) instead of building its own.
@@ -12,14 +14,16 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 PREFIX ?= /opt/inspector
 
-.PHONY: all setup apt test test-imports test-python test-node soak demo build install clean
+.PHONY: all setup apt apt-test test test-imports test-python test-node soak demo build install clean
 
 all: setup
 
 setup: apt node_modules/.package-lock.json build
 
-apt:
-	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+apt apt-test: PACKAGES = $(APT_PACKAGES)
+apt-test: PACKAGES += $(TEST_APT_PACKAGES)
+apt apt-test:
+	@missing=$$(for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:" $$missing; \
 	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
@@ -31,7 +35,7 @@ node_modules/.package-lock.json: package.json package-lock.json | apt
 build: node_modules/.package-lock.json
 	npx tsc -p tsconfig.json
 
-test: setup test-imports test-python test-node
+test: apt-test setup test-imports test-python test-node
 
 # Imports flow one way along a part's path (docs/architecture.md).
 test-imports:
@@ -52,6 +56,7 @@ soak: setup
 demo: setup
 	@echo "== inspector demo: synthetic parts judged by models/demo, verdicts published on mqtt://127.0.0.1:1884"
 	@echo "== watch them from another terminal:  npx mqtt sub -h 127.0.0.1 -p 1884 -t 'inspector/demo/#' -v"
+	@echo "== the station page: http://127.0.0.1:8088/"
 	@echo "== stop with Ctrl-C"
 	node bin/inspector.js run --pipeline pipelines/demo.yaml --config config/demo.yaml
 

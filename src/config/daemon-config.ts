@@ -49,6 +49,19 @@ export const daemonConfigSchema = z.strictObject({
     /** With the CPU provider on Linux: the inference worker on a CPU of its own (src/inference/cpu-pinning.ts). */
     pinThreads: z.boolean().default(true),
   }).prefault({}),
+  /** The station page, health checks and Prometheus metrics (docs/station-page.md); off unless enabled. */
+  http: z.strictObject({
+    enabled: z.boolean().default(false),
+    /** Loopback by default: bound elsewhere, a token is required. */
+    host: z.string().min(1).default("127.0.0.1"),
+    port: z.number().int().min(0).max(65535).default(8080),
+    /** Bearer token (or ?token= for the page); tokenFile or INSPECTOR_HTTP_TOKEN instead of the file itself. */
+    token: z.string().min(16, "at least 16 characters").optional(),
+    tokenFile: file.optional(),
+    tls: z.strictObject({ cert: file, key: file }).optional(),
+    /** Parts kept in memory for the page's filmstrip and /api/parts/:id. */
+    recentParts: z.number().int().min(1).max(1000).default(50),
+  }).prefault({}),
   logging: z.strictObject({
     level: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
     /** auto: human-readable on a terminal, JSON lines otherwise (journald). */
@@ -63,20 +76,26 @@ export function sessionSettingsOf(config: DaemonConfig): SessionSettings {
   return sessionSettings(config.inference);
 }
 
+/** A secret kept in a file of its own (systemd's LoadCredential=, a mounted secret), relative to the config file. */
+function secretFile(key: string, file: string, baseDir: string): string {
+  try {
+    return readFileSync(path.resolve(baseDir, file), "utf8").trim();
+  } catch (err) {
+    throw new ConfigError(`${key} = ${JSON.stringify(file)}: cannot be read (${(err as NodeJS.ErrnoException).code}).`);
+  }
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\./.test(host);
+}
+
 /** Secrets and the state directory from the environment win over the file (systemd credentials, containers). */
 export function applyEnvironment(config: DaemonConfig, env: NodeJS.ProcessEnv, baseDir: string): DaemonConfig {
   const mqtt = { ...config.mqtt };
   if (env.INSPECTOR_MQTT_URL) mqtt.url = env.INSPECTOR_MQTT_URL;
   if (env.INSPECTOR_MQTT_USERNAME) mqtt.username = env.INSPECTOR_MQTT_USERNAME;
   if (env.INSPECTOR_MQTT_PASSWORD) mqtt.password = env.INSPECTOR_MQTT_PASSWORD;
-  if (mqtt.password === undefined && mqtt.passwordFile) {
-    const passwordFile = path.resolve(baseDir, mqtt.passwordFile);
-    try {
-      mqtt.password = readFileSync(passwordFile, "utf8").trim();
-    } catch (err) {
-      throw new ConfigError(`mqtt.passwordFile = ${JSON.stringify(mqtt.passwordFile)}: cannot be read (${(err as NodeJS.ErrnoException).code}).`);
-    }
-  }
+  if (mqtt.password === undefined && mqtt.passwordFile) mqtt.password = secretFile("mqtt.passwordFile", mqtt.passwordFile, baseDir);
   if (mqtt.reconnectMs.max < mqtt.reconnectMs.min) {
     throw new ConfigError(`mqtt.reconnectMs: max (${mqtt.reconnectMs.max}) is below min (${mqtt.reconnectMs.min}).`);
   }
@@ -84,10 +103,18 @@ export function applyEnvironment(config: DaemonConfig, env: NodeJS.ProcessEnv, b
     ...mqtt.tls,
     ...Object.fromEntries((["ca", "cert", "key"] as const).filter((k) => mqtt.tls![k]).map((k) => [k, path.resolve(baseDir, mqtt.tls![k]!)])),
   };
+  const http = { ...config.http };
+  if (env.INSPECTOR_HTTP_TOKEN) http.token = env.INSPECTOR_HTTP_TOKEN;
+  if (http.token === undefined && http.tokenFile) http.token = secretFile("http.tokenFile", http.tokenFile, baseDir);
+  if (http.enabled && http.token === undefined && !isLoopback(http.host)) {
+    throw new ConfigError(`http.host = ${JSON.stringify(http.host)}: the station page is reachable from other machines there, so it needs ` +
+      "an access token: set http.token (16 characters or more), http.tokenFile or INSPECTOR_HTTP_TOKEN, or bind to 127.0.0.1.");
+  }
+  if (http.tls) http.tls = { cert: path.resolve(baseDir, http.tls.cert), key: path.resolve(baseDir, http.tls.key) };
   // systemd's StateDirectory= sets STATE_DIRECTORY; it is the only writable place under ProtectSystem=strict.
   const stateDir = env.STATE_DIRECTORY ? env.STATE_DIRECTORY.split(":")[0] : path.resolve(baseDir, config.stateDir);
   const allowedPaths = config.allowedPaths && config.allowedPaths.map((p) => path.resolve(baseDir, p));
-  return { ...config, mqtt: { ...mqtt, tls }, stateDir, allowedPaths };
+  return { ...config, mqtt: { ...mqtt, tls }, http, stateDir, allowedPaths };
 }
 
 export function loadDaemonConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): DaemonConfig {

@@ -88,6 +88,19 @@ export const pipelineSchema = z.strictObject({
   }).prefault({}),
   /** Override the daemon's topic prefix for this station. */
   topicPrefix: z.string().regex(/^[^#+\s]+$/, "no spaces, + or #").optional(),
+  /** The images of failed inspections, kept on disk with a retention (docs/station-page.md). */
+  archive: z.strictObject({
+    enabled: z.boolean().default(false),
+    /** Relative to the pipeline file. */
+    dir: z.string().min(1).default("archive"),
+    verdicts: z.array(z.enum(["NG", "UNCERTAIN", "OK"])).default(["NG", "UNCERTAIN"]),
+    /** Also keep one OK part in this many (0: none), as a sample of what good parts look like now. */
+    okEvery: z.number().int().min(0).default(0),
+    /** Retention, oldest parts first; maxAgeDays 0: no age limit. */
+    maxParts: z.number().int().min(1).default(100_000),
+    maxAgeDays: z.number().min(0).default(30),
+    maxMegabytes: z.number().min(1).default(2048),
+  }).prefault({}),
 });
 
 /** A station as its pipeline file (pipelines/*.yaml) describes it. */
@@ -101,5 +114,6 @@ export function loadPipeline(file: string): StationConfig & { file: string } {
   const source = { ...pipeline.source };
   if (source.type === "folder") source.path = path.resolve(base, source.path);
   if (source.type === "opencv" && source.file) source.file = path.resolve(base, source.file);
-  return { ...pipeline, bundle: path.resolve(base, pipeline.bundle), source, file: path.resolve(file) };
+  return { ...pipeline, bundle: path.resolve(base, pipeline.bundle), source,
+    archive: { ...pipeline.archive, dir: path.resolve(base, pipeline.archive.dir) }, file: path.resolve(file) };
 }

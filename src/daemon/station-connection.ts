@@ -18,7 +18,7 @@ const FIRST_CONNECT_WAIT_MS = 5_000;
 
 export class StationConnection {
   private broker?: EmbeddedBroker;
-  private connected?: { client: MqttClient; status: StationStatus };
+  private session?: { client: MqttClient; status: StationStatus };
 
   constructor(private readonly config: DaemonConfig["mqtt"], private readonly statusTopic: string,
     private readonly log: Logger) {}
@@ -37,22 +37,26 @@ export class StationConnection {
       clientId: this.config.clientId ?? `inspector-${facts.station}-${randomBytes(3).toString("hex")}`,
       willTopic: this.statusTopic, willPayload: offlinePayload(facts, "connection lost"),
     }, this.log);
-    this.connected = { client, status: new StationStatus(client, this.statusTopic, facts) };
+    this.session = { client, status: new StationStatus(client, this.statusTopic, facts) };
     await firstValueFrom(race(fromEvent(client, "connect"), timer(FIRST_CONNECT_WAIT_MS), stop$), { defaultValue: undefined });
   }
 
   get client(): MqttClient {
-    if (!this.connected) throw new Error("the station's MQTT connection is not started");
-    return this.connected.client;
+    if (!this.session) throw new Error("the station's MQTT connection is not started");
+    return this.session.client;
+  }
+
+  get connected(): boolean {
+    return this.session?.client.connected ?? false;
   }
 
   /** Undefined before the start: problems found then are logged only. */
   get status(): StationStatus | undefined {
-    return this.connected?.status;
+    return this.session?.status;
   }
 
   async stop(reason: string): Promise<void> {
-    const { client, status } = this.connected ?? {};
+    const { client, status } = this.session ?? {};
     try {
       if (client?.connected) await status?.publishOffline(reason);
     } catch (err) {

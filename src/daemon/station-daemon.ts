@@ -18,9 +18,11 @@ import { MqttVerdictSink } from "../sinks/mqtt-verdict-sink.js";
 import { feedSink, type OutcomeSink } from "../sinks/outcome-sink.js";
 import { createSource } from "../sources/open-source.js";
 import { TriggerSubscription } from "../triggers/trigger-subscription.js";
+import { calibratedThresholds } from "../verdict/frame-verdict.js";
 import { feedWatchdog, systemdNotifier, type Notifier } from "./sd-notify.js";
 import { reloadBundle } from "./bundle-reload.js";
 import { StationConnection } from "./station-connection.js";
+import { type StationFacts, stationOutputs } from "./station-outputs.js";
 import { StationLock } from "./station-lock.js";
 import { VERSION } from "./version.js";
 import { type Lifecycle, Lifecycles } from "./lifecycle.js";
@@ -99,6 +101,7 @@ export class StationDaemon {
     const source = createSource(pipeline.source);
     let lock: StationLock | undefined;
     let triggers: TriggerSubscription | undefined;
+    const outputs = stationOutputs(config, pipeline, () => this.facts(), this.reporter, log);
     const verdictSink = (): MqttVerdictSink => this.verdicts = new MqttVerdictSink(this.connection.client, topics, {
       ...config.mqtt, stateDir: config.stateDir, station: pipeline.station, drainTimeoutMs: this.options.drainTimeoutMs ?? 10_000,
       onAcknowledged: this.options.onAcknowledged, reporter: this.reporter,
@@ -114,7 +117,9 @@ export class StationDaemon {
         return this.connection.start({ station: pipeline.station, version: VERSION, bundle: runner.bundle.id,
           calibration: runner.bundle.calibrationId ?? null, provider: runner.worker.provider, source: source.description }, this.stop$);
       }, stop: (reason) => this.connection.stop(reason) },
-      ...[verdictSink, () => new JournalSink(log), ...(this.options.sinks ?? []).map((s) => () => s)].map((make) => this.sinkPart(make)),
+      ...[verdictSink, () => new JournalSink(log), ...[...outputs.sinks, ...(this.options.sinks ?? [])].map((s) => () => s)]
+        .map((make) => this.sinkPart(make)),
+      ...(outputs.http ? [outputs.http] : []),
       { name: "source", start: async () => {
         await source.open();
         this.connection.status!.follow(source.health$, () => this.stopping, log);
@@ -126,7 +131,7 @@ export class StationDaemon {
         log.info({ topic: topics.trigger, queue: pipeline.trigger.queue }, "waiting for triggers");
       }, stop: () => triggers?.close() },
       { name: "pipeline", start: () => {
-        this.context = { station: pipeline.station, config: pipeline, source, runner: this.runner! };
+        this.context = { station: pipeline.station, config: pipeline, source, runner: this.runner!, frames: outputs.frames };
         this.finished = new Promise<void>((resolve) => {
           stationPipeline({ context: this.context!, counters: this.counters, stop$: this.stop$, triggers$: triggers?.payloads$ }).subscribe({
             next: (outcome) => {
@@ -159,6 +164,21 @@ export class StationDaemon {
     else this.options.log.info(where, fixed);
     this.connection.status?.setProblem(part, problem);
   };
+
+  /** What the station page, /readyz and /metrics show, read when asked. */
+  private facts(): Omit<StationFacts, "archiveParts"> {
+    const runner = this.context?.runner ?? this.runner;
+    const brokerConnected = this.connection.connected;
+    const sourceUp = this.context?.source.health$.value.ok ?? false;
+    const status = this.connection.status?.current ?? { state: "offline" as const, reason: "starting" };
+    return {
+      brokerConnected, sourceUp, spoolDepth: this.verdicts?.stats.spooled ?? 0, state: this.stopping ? "offline" : status.state,
+      reason: this.stopping ? "stopping" : status.reason, version: VERSION, station: this.options.pipeline.station,
+      bundle: runner?.bundle.id ?? "", calibration: runner?.bundle.calibrationId ?? null, provider: runner?.worker.provider ?? "",
+      ready: Boolean(this.context) && !this.stopping && sourceUp && brokerConnected,
+      thresholds: runner?.bundle.calibration ? calibratedThresholds(runner, this.options.pipeline.thresholds) : null,
+    };
+  }
 
   private openBundle(): Promise<BundleRunner> {
     const { config, pipeline } = this.options;

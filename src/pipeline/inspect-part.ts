@@ -5,9 +5,11 @@ import { performance } from "node:perf_hooks";
 
 import type { StationConfig } from "../config/pipeline-config.js";
 import type { BundleRunner, PreparedFrame } from "../inference/bundle-runner.js";
+import { cv, type Mat } from "../native/opencv.js";
 import { FrameError, type Prepared } from "../preprocess/preprocess.js";
 import { type Frame, type FrameSource, SourceError } from "../sources/frame-source.js";
 import { judgePrepared } from "../verdict/frame-verdict.js";
+import type { VerdictKind } from "../verdict/verdict.js";
 import type { ErrorCode, PartOutcome, PartRequest } from "./part.js";
 
 export interface StationContext {
@@ -16,6 +18,24 @@ export interface StationContext {
   config: StationConfig;
   source: FrameSource;
   runner: BundleRunner;
+  /**
+   * Which judged parts carry their frame, and how encoded: asked once per part, in order (a sink
+   * may keep one OK part in K). Without it no frame is encoded.
+   */
+  frames?: (verdict: VerdictKind) => FrameChoice;
+}
+
+export interface FrameChoice {
+  encode: "png" | "jpeg" | null;
+  /** For the image archive. */
+  keep: boolean;
+}
+
+const FRAME_JPEG_QUALITY = 85;
+
+function encodedFrame(roiImage: Mat, format: "png" | "jpeg"): NonNullable<PartOutcome["frameImage"]> {
+  const data = format === "png" ? cv.imencode(".png", roiImage) : cv.imencode(".jpg", roiImage, [cv.IMWRITE_JPEG_QUALITY, FRAME_JPEG_QUALITY]);
+  return { data, format, width: roiImage.cols, height: roiImage.rows };
 }
 
 function errorCode(err: unknown): ErrorCode {
@@ -30,7 +50,7 @@ export function errorOutcome(context: StationContext, request: PartRequest | nul
     score: null, thresholds: null, regions: [], recipe: request?.recipe ?? null,
     triggeredAt: (request?.triggeredAt ?? new Date()).toISOString(), capturedAt: null, decidedAt: new Date().toISOString(),
     latencyMs: {}, bundle: context.runner.bundle.id, calibration: context.runner.bundle.calibrationId ?? null,
-    heatmap: null, frame: null, ...extra,
+    heatmap: null, frameImage: null, keepImages: false, frame: null, ...extra,
   };
 }
 
@@ -93,6 +113,7 @@ export async function judgePart(context: StationContext, part: CapturedPart): Pr
       roi: config.roi, minRegionArea: config.regions.minArea, thresholds: config.thresholds,
       heatmap: config.heatmap.enabled && { format: config.heatmap.format, jpegQuality: config.heatmap.quality },
     });
+    const frames = context.frames?.(result.verdict) ?? { encode: null, keep: false };
     return {
       station: context.station, partId: request.partId, verdict: result.verdict, code: null, message: null,
       score: result.score, thresholds: result.thresholds, regions: result.regions, recipe: request.recipe ?? null,
@@ -102,7 +123,9 @@ export async function judgePart(context: StationContext, part: CapturedPart): Pr
         score: result.timings.scoreMs, heatmap: result.timings.heatmapMs, total: queueMs + performance.now() - part.started,
       },
       bundle: runner.bundle.id, calibration: runner.bundle.calibrationId ?? null,
-      heatmap: config.heatmap.enabled ? { data: result.heatmap, format: result.heatmapFormat } : null,
+      heatmap: config.heatmap.enabled ? { data: result.heatmap, format: result.heatmapFormat, rect: result.heatmapRect } : null,
+      frameImage: frames.encode ? encodedFrame(prepared.roiImage, frames.encode) : null,
+      keepImages: frames.keep,
       frame: frame.name !== undefined || frame.truth !== undefined ? { name: frame.name, truth: frame.truth } : null,
     };
   } catch (err) {

@@ -23,10 +23,18 @@ export interface LatencyMs {
   total: number;
 }
 
-/** A heatmap encoded for the wire and for people (JPEG or PNG). */
+/** An image encoded for the wire, for people and for disk (JPEG or PNG). */
 export interface EncodedImage {
   data: Buffer;
   format: "jpeg" | "png";
+}
+
+/** A rectangle in the ROI's pixels. */
+export interface RoiRect {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
 }
 
 /**
@@ -50,8 +58,15 @@ export interface PartOutcome {
   latencyMs: Partial<LatencyMs>;
   bundle: string;
   calibration: string | null;
-  /** Null when the pipeline makes no heatmap or the part has none (an ERROR). */
-  heatmap: EncodedImage | null;
+  /** Null when the pipeline makes no heatmap or the part has none (an ERROR); `rect`: where it lies in the ROI. */
+  heatmap: (EncodedImage & { rect: RoiRect }) | null;
+  /**
+   * The ROI as judged, encoded, when a sink asked for frames (StationContext.frames): PNG for the
+   * image archive, JPEG for the station page; null otherwise.
+   */
+  frameImage: (EncodedImage & { width: number; height: number }) | null;
+  /** Chosen for the image archive (the pipeline file's archive:). */
+  keepImages: boolean;
   /** Where the frame came from, when the source knows (a file name, a synthetic part's truth). */
   frame: { name?: string; truth?: string | null } | null;
 }

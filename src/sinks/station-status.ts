@@ -39,6 +39,11 @@ export class StationStatus {
     client.on("connect", () => this.publish());
   }
 
+  /** The state and its reason as last published. */
+  get current(): { state: StationState; reason: string | null } {
+    return { state: this.payload.state, reason: this.payload.reason };
+  }
+
   problem(part: string): string | undefined {
     return this.problems.get(part);
   }

@@ -7,7 +7,7 @@ import type { Mat } from "../native/opencv.js";
 import type { Roi } from "../preprocess/preprocess.js";
 import { mapOfResult, mapScoringOf } from "../scoring/frame-map.js";
 import { imageScore } from "../scoring/scoring.js";
-import { DEFAULT_HEATMAP_OPTIONS, renderHeatmap, type HeatmapOptions } from "./heatmap.js";
+import { DEFAULT_HEATMAP_OPTIONS, heatmapCrop, renderHeatmap, type HeatmapOptions } from "./heatmap.js";
 import { findRegions, type Region } from "./regions.js";
 import { classify, type Thresholds, type VerdictKind } from "./verdict.js";
 
@@ -28,6 +28,8 @@ export interface FrameVerdict {
   /** Empty when heatmaps are off. */
   heatmap: Buffer;
   heatmapFormat: "jpeg" | "png";
+  /** Where the heatmap lies in the ROI (it is cropped to the regions), in ROI pixels. */
+  heatmapRect: { x: number; y: number; width: number; height: number };
   timings: { preprocessMs: number; inferMs: number; scoreMs: number; heatmapMs: number };
 }
 
@@ -62,9 +64,10 @@ export async function judgePrepared(runner: BundleRunner, prepared: PreparedFram
     offsetX: options.roi?.x, offsetY: options.roi?.y,
   };
   const heatmap = options.heatmap === false ? Buffer.alloc(0) : renderHeatmap(raw.roiImage, map, regions, heatmapOptions);
+  const heatmapRect = heatmapCrop(map, regions, heatmapOptions);
   map.release();
   return {
-    verdict, score, thresholds, regions, heatmap, heatmapFormat: heatmapOptions.format,
+    verdict, score, thresholds, regions, heatmap, heatmapFormat: heatmapOptions.format, heatmapRect,
     timings: { preprocessMs: raw.preprocessMs, inferMs: raw.inferMs, scoreMs: heatmapStarted - scoreStarted,
       heatmapMs: performance.now() - heatmapStarted },
   };

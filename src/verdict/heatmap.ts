@@ -26,18 +26,25 @@ const BOX_COLOUR = new cv.Vec3(255, 255, 255);
  */
 const JET = cv.applyColorMap(new cv.Mat(Buffer.from(Uint8Array.from({ length: 256 }, (_, i) => i)), 256, 1, cv.CV_8U), cv.COLORMAP_JET);
 
+/** The part of the ROI the heatmap shows, in ROI pixels: the regions with a margin, or all of it. */
+export function heatmapCrop(map: Mat, regions: Region[], options: Pick<HeatmapOptions, "margin" | "offsetX" | "offsetY">):
+  { x: number; y: number; width: number; height: number } {
+  const ox = options.offsetX ?? 0;
+  const oy = options.offsetY ?? 0;
+  if (regions.length === 0) return { x: 0, y: 0, width: map.cols, height: map.rows };
+  const left = Math.max(0, Math.min(...regions.map((r) => r.x - ox)) - options.margin);
+  const top = Math.max(0, Math.min(...regions.map((r) => r.y - oy)) - options.margin);
+  const right = Math.min(map.cols, Math.max(...regions.map((r) => r.x - ox + r.width)) + options.margin);
+  const bottom = Math.min(map.rows, Math.max(...regions.map((r) => r.y - oy + r.height)) + options.margin);
+  return { x: left, y: top, width: right - left, height: bottom - top };
+}
+
 export function renderHeatmap(roiImage: Mat, map: Mat, regions: Region[], options: HeatmapOptions): Buffer {
   const ox = options.offsetX ?? 0;
   const oy = options.offsetY ?? 0;
   // The crop first, so that only the pixels shown are coloured and blended.
-  let crop = new cv.Rect(0, 0, map.cols, map.rows);
-  if (regions.length > 0) {
-    const left = Math.max(0, Math.min(...regions.map((r) => r.x - ox)) - options.margin);
-    const top = Math.max(0, Math.min(...regions.map((r) => r.y - oy)) - options.margin);
-    const right = Math.min(map.cols, Math.max(...regions.map((r) => r.x - ox + r.width)) + options.margin);
-    const bottom = Math.min(map.rows, Math.max(...regions.map((r) => r.y - oy + r.height)) + options.margin);
-    crop = new cv.Rect(left, top, right - left, bottom - top);
-  }
+  const c = heatmapCrop(map, regions, options);
+  const crop = new cv.Rect(c.x, c.y, c.width, c.height);
   const scale = 255 / Math.max(options.scaleMax, 1e-6);
   // Views share their parent's pixels; released here so they do not hold them until a collection.
   const mapView = map.getRegion(crop);

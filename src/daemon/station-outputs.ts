@@ -1,0 +1,58 @@
+// The station's outputs beyond the MQTT verdict topic, from its configuration: the image archive
+// (pipeline archive:), and the station page with health checks and metrics (daemon http:). Each is
+// a sink of the outcome stream; the HTTP server is a part of the daemon with its own lifecycle.
+import type { Logger } from "pino";
+
+import type { DaemonConfig } from "../config/daemon-config.js";
+import type { StationConfig } from "../config/pipeline-config.js";
+import type { ProblemReporter } from "../errors/problem-reporter.js";
+import type { FrameChoice } from "../pipeline/inspect-part.js";
+import { ArchivePolicy, ImageArchive } from "../sinks/image-archive.js";
+import type { OutcomeSink } from "../sinks/outcome-sink.js";
+import { RecentParts } from "../sinks/recent-parts.js";
+import { StationHttp } from "../sinks/station-http.js";
+import { type HealthFacts, StationMetrics } from "../sinks/station-metrics.js";
+import type { VerdictKind } from "../verdict/verdict.js";
+import type { Lifecycle } from "./lifecycle.js";
+
+export type StationFacts = HealthFacts & { reason: string | null; ready: boolean; thresholds: unknown };
+
+export interface StationOutputs {
+  sinks: OutcomeSink[];
+  /** The HTTP server, when http.enabled. */
+  http?: Lifecycle & { url(): string };
+  /** Which parts carry their frame, for the archive (PNG) and the page (JPEG). */
+  frames: (verdict: VerdictKind) => FrameChoice;
+  archive?: ImageArchive;
+}
+
+export function stationOutputs(config: DaemonConfig, pipeline: StationConfig, facts: () => Omit<StationFacts, "archiveParts">,
+  reporter: ProblemReporter, log: Logger): StationOutputs {
+  const sinks: OutcomeSink[] = [];
+  const policy = new ArchivePolicy(pipeline.archive);
+  const archive = pipeline.archive.enabled ? new ImageArchive(pipeline.archive, reporter, log) : undefined;
+  if (archive) sinks.push(archive);
+  const allFacts = (): StationFacts => ({ ...facts(), archiveParts: archive ? archive.stats.parts : null });
+  let http: StationOutputs["http"];
+  if (config.http.enabled) {
+    const recent = new RecentParts(config.http.recentParts);
+    const metrics = new StationMetrics(allFacts);
+    sinks.push(recent, metrics);
+    const server = new StationHttp(config.http, { recent, metrics, facts: allFacts, archived: archive && ((id, kind) => archive.lookup(id, kind)) }, log);
+    http = {
+      name: "station page", url: () => server.url,
+      start: async () => {
+        await server.start();
+        log.info({ url: server.url }, `station page on ${server.url}`);
+      },
+      stop: () => server.stop(),
+    };
+  }
+  return {
+    sinks, http, archive,
+    frames: (verdict) => {
+      const keep = policy.keeps(verdict);
+      return { keep, encode: keep ? "png" : config.http.enabled ? "jpeg" : null };
+    },
+  };
+}
