@@ -57,13 +57,13 @@ function mjpegCamera(port: number): Promise<Camera> {
 }
 
 /** A triggered station on the camera at cameraPort, and a recorder of its verdicts and status. */
-async function cameraStation(name: string, cameraPort: number, source: object) {
+async function cameraStation(name: string, cameraPort: number, source: object, daemonConfig: object = {}) {
   const brokerPort = await freePort();
   const dir = mkdtempSync(path.join(tmpdir(), `inspector-camera-${name}-`));
   const { pipelineFile, configFile } = writeStation(dir, {
     station: name, bundle, trigger: { type: "mqtt" }, heatmap: { enabled: false },
     source: { type: "opencv", url: `http://127.0.0.1:${cameraPort}/stream.mjpg`, reconnect: { minMs: 200, maxMs: 800 }, ...source },
-  }, { mqtt: { embedded: { port: brokerPort } }, stateDir: path.join(dir, "state") });
+  }, { mqtt: { embedded: { port: brokerPort } }, stateDir: path.join(dir, "state"), ...daemonConfig });
   const daemon = startDaemon(pipelineFile, configFile);
   await daemon.waitForLog(/station running/);
   const sub = await recorder(`mqtt://127.0.0.1:${brokerPort}`, [`inspector/${name}/verdict`, `inspector/${name}/status`]);
@@ -80,20 +80,29 @@ async function cameraStation(name: string, cameraPort: number, source: object) {
 }
 
 describe("camera faults", () => {
-  it("goes degraded when the camera is lost, answers triggers with SOURCE_UNAVAILABLE, and recovers", async () => {
+  it("goes degraded when the camera is lost, answers triggers with SOURCE_UNAVAILABLE, and recovers; /readyz follows", async () => {
     const cameraPort = await freePort();
+    const httpPort = await freePort();
     let camera = await mjpegCamera(cameraPort);
-    const { daemon, sub, verdicts, status, trigger } = await cameraStation("cam", cameraPort, { maxEmptyReads: 1 });
+    const { daemon, sub, verdicts, status, trigger } = await cameraStation("cam", cameraPort, { maxEmptyReads: 1 },
+      { http: { enabled: true, port: httpPort } });
+    const ready = async () => {
+      const response = await fetch(`http://127.0.0.1:${httpPort}/readyz`);
+      return { status: response.status, ...(await response.json() as { sourceUp: boolean }) };
+    };
 
     expect(await trigger("P1")).toMatchObject({ partId: "P1", code: null });
+    expect(await ready()).toMatchObject({ status: 200, sourceUp: true });
     await camera.stop();
     // The first read after the camera went away finds it lost.
     const lost = await trigger("P2");
     expect(lost).toMatchObject({ partId: "P2", verdict: "ERROR", code: "SOURCE_UNAVAILABLE" });
     await waitFor(() => status()?.state === "degraded", 10_000, "status degraded");
+    expect(await ready()).toMatchObject({ status: 503, sourceUp: false });
     expect(await trigger("P3")).toMatchObject({ partId: "P3", verdict: "ERROR", code: "SOURCE_UNAVAILABLE" });
     camera = await mjpegCamera(cameraPort);
     await waitFor(() => status()?.state === "online", 20_000, "status back online");
+    expect(await ready()).toMatchObject({ status: 200, sourceUp: true });
     expect(await trigger("P4")).toMatchObject({ partId: "P4", code: null });
     daemon.child.kill("SIGTERM");
     expect(await daemon.exited).toBe(0);
