@@ -64,7 +64,7 @@ demo: setup
 # one systemd instance per station (docs/deploy-jetson.md).
 install: setup
 	$(SUDO) mkdir -p $(PREFIX) /etc/inspector/pipelines
-	$(SUDO) cp -r bin dist models node_modules package.json docs training $(PREFIX)/
+	$(SUDO) cp -r bin dist models node_modules package.json docs training web $(PREFIX)/
 	[ -e /etc/inspector/config.yaml ] || sed 's#^allowedPaths: null#allowedPaths: [/etc/inspector, $(PREFIX)/models, /var/lib/inspector]#' \
 	  config/default.yaml | $(SUDO) tee /etc/inspector/config.yaml >/dev/null
 	for f in pipelines/*.yaml; do [ -e /etc/inspector/$$f ] || \
