@@ -34,25 +34,27 @@ export function stationOutputs(config: DaemonConfig, pipeline: StationConfig, fa
   if (archive) sinks.push(archive);
   const allFacts = (): StationFacts => ({ ...facts(), archiveParts: archive ? archive.stats.parts : null });
   let http: StationOutputs["http"];
+  let server: StationHttp | undefined;
   if (config.http.enabled) {
     const recent = new RecentParts(config.http.recentParts);
     const metrics = new StationMetrics(allFacts);
     sinks.push(recent, metrics);
-    const server = new StationHttp(config.http, { recent, metrics, facts: allFacts, archived: archive && ((id, kind) => archive.lookup(id, kind)) }, log);
+    server = new StationHttp(config.http, { recent, metrics, facts: allFacts, archived: archive && ((id, kind) => archive.lookup(id, kind)) }, log);
     http = {
-      name: "station page", url: () => server.url,
+      name: "station page", url: () => server!.url,
       start: async () => {
-        await server.start();
-        log.info({ url: server.url }, `station page on ${server.url}`);
+        await server!.start();
+        log.info({ url: server!.url }, `station page on ${server!.url}`);
       },
-      stop: () => server.stop(),
+      stop: () => server!.stop(),
     };
   }
   return {
     sinks, http, archive,
     frames: (verdict) => {
       const keep = policy.keeps(verdict);
-      return { keep, encode: keep ? "png" : config.http.enabled ? "jpeg" : null };
+      // The page's JPEG only while a page is open: a station nobody watches spends nothing on it.
+      return { keep, encode: keep ? "png" : server && server.viewers > 0 ? "jpeg" : null };
     },
   };
 }

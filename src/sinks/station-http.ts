@@ -32,6 +32,8 @@ const STATIC: Record<string, { file: string; type: string }> = {
 /** Bytes an event stream may hold unsent before a slow page is given the latest part only. */
 const MAX_BUFFERED = 256 * 1024;
 const HEARTBEAT_MS = 15_000;
+/** A part's images never change: the page's filmstrip fetches each once. */
+const IMMUTABLE = "private, max-age=86400, immutable";
 
 export interface StationHttpNeeds {
   recent: RecentParts;
@@ -58,6 +60,11 @@ export class StationHttp {
     this.token = config.token === undefined ? undefined : Buffer.from(config.token);
   }
 
+  /** Pages connected now: frames are encoded for the page only while someone looks. */
+  get viewers(): number {
+    return this.clients.size;
+  }
+
   /** The address the page is served on (after start). */
   url = "";
 
@@ -81,6 +88,7 @@ export class StationHttp {
         `http: cannot listen on ${this.config.host}:${this.config.port} (${err.code ?? err.message}). Choose another http.port, or stop what uses it.`)));
       server.listen(this.config.port, this.config.host, resolve);
     });
+    server.on("error", (err: Error) => this.log.warn({ err: err.message }, "station page server error"));
     const { port } = server.address() as { port: number };
     const host = this.config.host.includes(":") ? `[${this.config.host}]` : this.config.host;
     this.url = `${this.config.tls ? "https" : "http"}://${host}:${port}/`;
@@ -132,7 +140,15 @@ export class StationHttp {
     }
     if (url.pathname === "/api/events") return this.events(req, res);
     const part = /^\/api\/parts\/([^/]+)(?:\/(heatmap\.(?:jpg|png)|frame\.(?:png|jpg)))?$/.exec(url.pathname);
-    if (part) return this.part(res, decodeURIComponent(part[1]), part[2]);
+    if (part) {
+      let partId: string;
+      try {
+        partId = decodeURIComponent(part[1]);
+      } catch {
+        return this.send(res, 400, "application/json", JSON.stringify({ error: "the part id is not valid percent-encoding" }));
+      }
+      return this.part(res, partId, part[2]);
+    }
     return this.send(res, 404, "application/json", JSON.stringify({ error: `no such page: ${url.pathname}` }));
   }
 
@@ -142,10 +158,10 @@ export class StationHttp {
     if (inMemory) {
       if (kind === "json") return this.send(res, 200, "application/json", JSON.stringify(summaryOf(inMemory)));
       const image = kind === "heatmap" ? inMemory.heatmap : inMemory.frameImage;
-      if (image) return this.send(res, 200, image.format === "png" ? "image/png" : "image/jpeg", image.data);
+      if (image) return this.send(res, 200, image.format === "png" ? "image/png" : "image/jpeg", image.data, IMMUTABLE);
     }
     const archived = await this.needs.archived?.(partId, kind);
-    if (archived) return this.send(res, 200, archived.type, archived.data);
+    if (archived) return this.send(res, 200, archived.type, archived.data, kind === "json" ? "no-store" : IMMUTABLE);
     return this.send(res, 404, "application/json", JSON.stringify({ error: `part ${partId}: not in memory${this.needs.archived ? " or in the archive" : ""}` +
       (kind === "json" ? "" : `, or it has no ${kind}`) }));
   }
@@ -176,8 +192,8 @@ export class StationHttp {
     client.res.write(`event: ${event}\ndata: ${data}\n\n`);
   }
 
-  private send(res: ServerResponse, status: number, type: string, body: string | Buffer): void {
-    res.writeHead(status, { "Content-Type": type, "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff" });
+  private send(res: ServerResponse, status: number, type: string, body: string | Buffer, cache = "no-store"): void {
+    res.writeHead(status, { "Content-Type": type, "Cache-Control": cache, "X-Content-Type-Options": "nosniff" });
     res.end(body);
   }
 

@@ -47,15 +47,25 @@ describe("station HTTP", () => {
   it("serves /metrics that add up to the verdicts on MQTT, parts by id, and refuses requests without the token", async () => {
     const s = await station("metrics", { source: { type: "synthetic", size: 256, defectRate: 0.5, seed: 3 }, trigger: { type: "mqtt", queue: 10 } });
     try {
+      // No page open: the station spends nothing on the page's frames.
+      s.sub.client.publish("inspector/metrics/trigger", "m-0", { qos: 1 });
+      await waitFor(() => s.verdicts().length >= 1, 60_000, "a verdict");
+      expect((await s.get("/api/parts/m-0/frame.jpg")).status).toBe(404);
+      // A page open (its event stream): each part's frame is kept for it.
+      const events = await s.get("/api/events");
+      expect(events.headers.get("content-type")).toBe("text/event-stream");
+      const reader = events.body!.getReader();
+      const hello = new TextDecoder().decode((await reader.read()).value);
+      expect(hello).toContain("event: hello");
       for (let i = 1; i <= 6; i++) s.sub.client.publish("inspector/metrics/trigger", `m-${i}`, { qos: 1 });
-      await waitFor(() => s.verdicts().length >= 6, 60_000, "six verdicts");
+      await waitFor(() => s.verdicts().length >= 7, 60_000, "six more verdicts");
       const metrics = parseMetrics(await (await s.get("/metrics")).text());
       const byVerdict = (v: string) => s.verdicts().filter((m) => m.verdict === v).length;
       for (const verdict of ["OK", "NG", "UNCERTAIN"]) {
         expect(metrics.get(`inspector_verdicts_total{verdict="${verdict}",code=""}`) ?? 0, verdict).toBe(byVerdict(verdict));
       }
-      expect(metrics.get('inspector_stage_seconds_count{stage="infer"}')).toBe(6);
-      expect(metrics.get("inspector_score_count")).toBe(6);
+      expect(metrics.get('inspector_stage_seconds_count{stage="infer"}')).toBe(7);
+      expect(metrics.get("inspector_score_count")).toBe(7);
       expect(metrics.get("inspector_broker_connected")).toBe(1);
       expect(metrics.get("inspector_source_up")).toBe(1);
       expect([...metrics.keys()].find((k) => k.startsWith("inspector_info{"))).toContain('station="metrics"');
@@ -68,6 +78,7 @@ describe("station HTTP", () => {
       expect(heatmap.headers.get("content-type")).toBe("image/jpeg");
       expect((await heatmap.arrayBuffer()).byteLength).toBeGreaterThan(100);
       expect((await s.get(`/api/parts/${last.partId}/frame.jpg`)).headers.get("content-type")).toBe("image/jpeg");
+      await reader.cancel();
       expect((await s.get("/api/parts/never-seen")).status).toBe(404);
 
       expect((await s.get("/metrics", {})).status).toBe(401);

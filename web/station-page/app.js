@@ -88,15 +88,41 @@ function select(part) {
   renderStrips();
 }
 
-function renderStrips() {
+/**
+ * The strips change by their ends only: new tiles go in front, old ones leave at the back, so a
+ * part's tile (and its image) is made once, not again with every part.
+ */
+function renderStrips(rebuild = false) {
   for (const [id, list] of [["filmstrip", state.parts], ["gallery", state.ng]]) {
     const box = $(id);
-    box.replaceChildren(...list.slice().reverse().map((p) => {
-      const t = tile(p);
-      if (p.partId === state.selected) t.classList.add("selected");
-      return t;
-    }));
+    if (rebuild) box.replaceChildren();
+    const shown = new Set([...box.children].map((t) => t.dataset.key));
+    for (const part of list) {
+      const key = `${part.partId}@${part.decidedAt}`;
+      if (shown.has(key)) continue;
+      const t = tile(part);
+      t.dataset.key = key;
+      box.prepend(t);
+    }
+    while (box.children.length > list.length) box.lastElementChild.remove();
+    for (const t of box.children) t.classList.toggle("selected", t.dataset.partId === state.selected);
   }
+}
+
+/** At most four renderings a second, whatever the line's rate: the newest part, the counters, the strips, the charts. */
+const RENDER_MS = 250;
+let renderTimer = null;
+let lastRender = 0;
+function scheduleRender() {
+  if (renderTimer) return;
+  renderTimer = setTimeout(() => {
+    renderTimer = null;
+    lastRender = Date.now();
+    renderCounters();
+    renderStrips();
+    if (state.follow) showPart(state.parts[state.parts.length - 1]);
+    queueCharts();
+  }, Math.max(0, RENDER_MS - (Date.now() - lastRender)));
 }
 
 function renderCounters() {
@@ -207,7 +233,7 @@ function connect() {
     renderHealth();
     renderCounters();
     renderStats(s);
-    renderStrips();
+    renderStrips(true);
     if (state.follow) showPart(state.parts[state.parts.length - 1]);
     queueCharts();
   });
@@ -228,10 +254,7 @@ function connect() {
       state.counters[part.verdict]++;
       if (part.code === "BUSY") state.counters.BUSY++;
     }
-    renderCounters();
-    renderStrips();
-    if (state.follow) showPart(part);
-    queueCharts();
+    scheduleRender();
   });
   events.addEventListener("health", (e) => {
     state.health = JSON.parse(e.data);
