@@ -9,6 +9,13 @@ const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", hea
   args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"] });
 const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
 const until = Date.now() + Number(seconds) * 1000;
+const seen = () => page.evaluate(() => document.querySelector("[data-testid=count-parts]")?.textContent).catch(() => "?");
+// Stopped by the benchmark when it is done: say what the page saw, and leave quietly.
+process.on("SIGTERM", async () => {
+  console.error(`page-open: ${await seen()} parts seen`);
+  await browser.close();
+  process.exit(0);
+});
 // The daemon starts after this script: try until the page answers.
 for (;;) {
   try {
@@ -19,7 +26,6 @@ for (;;) {
     await new Promise((resolve) => setTimeout(resolve, 300));
   }
 }
-await page.waitForTimeout(Math.max(0, until - Date.now()));
-const parts = await page.evaluate(() => document.querySelector("[data-testid=count-parts]")?.textContent);
-console.error(`page-open: ${parts} parts seen`);
+await page.waitForTimeout(Math.max(0, until - Date.now())).catch(() => undefined); // closed by SIGTERM
+console.error(`page-open: ${await seen()} parts seen`);
 await browser.close();

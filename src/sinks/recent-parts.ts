@@ -44,7 +44,7 @@ export class RecentParts implements OutcomeSink {
   private readonly decidedAt: number[] = [];
   private readonly latencies: Partial<Record<(typeof STAGES)[number], number>>[] = [];
   private readonly scores: { t: number; score: number }[] = [];
-  private readonly listeners = new Set<(part: PartSummary) => void>();
+  private readonly listeners = new Set<(part: PartOutcome) => void>();
 
   constructor(private readonly capacity: number) {}
 
@@ -68,12 +68,11 @@ export class RecentParts implements OutcomeSink {
     push(this.decidedAt, now, WINDOW);
     push(this.latencies, outcome.latencyMs, WINDOW);
     if (outcome.score !== null) push(this.scores, { t: now, score: outcome.score }, SCORES);
-    const summary = summaryOf(outcome);
-    for (const listener of this.listeners) listener(summary);
+    for (const listener of this.listeners) listener(outcome);
   }
 
-  /** Called with each new part's summary until the returned function is called. */
-  onPart(listener: (part: PartSummary) => void): () => void {
+  /** Called with each new part until the returned function is called. */
+  onPart(listener: (part: PartOutcome) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }

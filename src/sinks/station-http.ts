@@ -92,7 +92,8 @@ export class StationHttp {
     const { port } = server.address() as { port: number };
     const host = this.config.host.includes(":") ? `[${this.config.host}]` : this.config.host;
     this.url = `${this.config.tls ? "https" : "http"}://${host}:${port}/`;
-    this.unsubscribe = this.needs.recent.onPart((part) => this.broadcast("part", JSON.stringify(part)));
+    // Nobody watching, nothing encoded: a station's page costs only while it is open.
+    this.unsubscribe = this.needs.recent.onPart((part) => { if (this.clients.size > 0) this.broadcast("part", JSON.stringify(summaryOf(part))); });
     this.heartbeat = setInterval(() => this.broadcast("health", JSON.stringify(this.health())), HEARTBEAT_MS);
     this.heartbeat.unref();
   }
