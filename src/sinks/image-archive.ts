@@ -20,6 +20,8 @@ export type ArchiveConfig = StationConfig["archive"];
 /** Writes waiting beyond this are skipped (and counted): a disk that slow must not grow the process. */
 const MAX_PENDING_WRITES = 32;
 const DAY_MS = 24 * 3600 * 1000;
+/** No space, a file size limit, a quota: to the operator, a full disk. */
+const DISK_FULL = new Set(["ENOSPC", "EFBIG", "EDQUOT"]);
 
 interface Kept {
   /** Path of the frame, without extension; the sidecar and heatmap are found from it. */
@@ -121,8 +123,9 @@ export class ImageArchive implements OutcomeSink {
       this.skipped++;
       const code = (err as NodeJS.ErrnoException).code;
       this.setProblem(`cannot write the image archive in ${this.config.dir}: ` +
-        `${code === "ENOSPC" ? "the disk is full" : (err as Error).message}`);
-      await rm(`${stem}.png`, { force: true }).catch(() => undefined);
+        `${code && DISK_FULL.has(code) ? `the disk is full (${code})` : (err as Error).message}`);
+      // Nothing half-kept: retention would never see it.
+      await Promise.all([`${stem}.png`, `${stem}.json`, heatmapFile].map((f) => f && rm(f, { force: true }).catch(() => undefined)));
       return;
     }
     const bytes = frameImage!.data.length + sidecar.length + (heatmap?.data.length ?? 0);

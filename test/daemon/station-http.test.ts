@@ -26,14 +26,14 @@ function parseMetrics(text: string): Map<string, number> {
   return samples;
 }
 
-async function station(name: string, pipeline: object, before: (dir: string) => void = () => {}) {
+async function station(name: string, pipeline: object, before: (dir: string) => void = () => {}, maxFileKb?: number) {
   const [brokerPort, httpPort] = [await freePort(), await freePort()];
   const dir = mkdtempSync(path.join(tmpdir(), `inspector-http-${name}-`));
   before(dir);
   const { pipelineFile, configFile } = writeStation(dir, { station: name, bundle: DEMO_BUNDLE, ...pipeline },
     { mqtt: { embedded: { port: brokerPort } }, stateDir: path.join(dir, "state"),
       http: { enabled: true, port: httpPort, token: TOKEN }, inference: { pinThreads: false } });
-  const daemon = startDaemon(pipelineFile, configFile);
+  const daemon = startDaemon(pipelineFile, configFile, {}, maxFileKb);
   await daemon.waitForLog(/station running/);
   const sub = await recorder(`mqtt://127.0.0.1:${brokerPort}`, [`inspector/${name}/verdict`, `inspector/${name}/status`]);
   const base = `http://127.0.0.1:${httpPort}`;
@@ -145,6 +145,25 @@ describe("station HTTP", () => {
       await s.daemon.exited;
       await s.sub.client.endAsync();
     }
+  }, 120_000);
+
+  it("goes degraded on a full disk (a 64 KB file size limit: each frame's PNG is larger), and judges on", async () => {
+    const s = await station("fulldisk", {
+      source: { type: "synthetic", size: 256, defectRate: 1, seed: 6 }, trigger: { type: "continuous", minIntervalMs: 100 },
+      archive: { enabled: true, dir: "archive" },
+    }, () => {}, 64);
+    try {
+      await waitFor(() => s.status()?.state === "degraded", 30_000, "status degraded");
+      expect(s.status()!.reason).toMatch(/cannot write the image archive in .*: the disk is full \(EFBIG\)/);
+      const before = s.verdicts().length;
+      await waitFor(() => s.verdicts().length >= before + 3, 30_000, "verdicts on a full disk");
+      expect(s.verdicts().every((v) => v.verdict !== "ERROR")).toBe(true);
+    } finally {
+      s.daemon.child.kill("SIGTERM");
+      await s.daemon.exited;
+      await s.sub.client.endAsync();
+    }
+    expect(readdirSync(path.join(s.dir, "archive", "ng"))).toEqual([]); // nothing half-kept
   }, 120_000);
 
   it("refuses to serve beyond this machine without a token", async () => {
