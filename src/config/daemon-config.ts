@@ -62,6 +62,15 @@ export const daemonConfigSchema = z.strictObject({
     /** Parts kept in memory for the page's filmstrip and /api/parts/:id. */
     recentParts: z.number().int().min(1).max(1000).default(50),
   }).prefault({}),
+  /** A Sparkplug B 3.0 edge node for SCADA (docs/plc.md), on the same broker as mqtt:; off unless enabled. */
+  sparkplug: z.strictObject({
+    enabled: z.boolean().default(false),
+    groupId: z.string().regex(/^[^/#+\s]{1,64}$/, "1–64 characters without / # + or spaces").default("inspector"),
+    /** Default: this machine's host name. */
+    edgeNodeId: z.string().regex(/^[^/#+\s]{1,64}$/, "1–64 characters without / # + or spaces").optional(),
+    /** Births wait until this primary host's STATE says online (Sparkplug 3.0); none: birth at once. */
+    primaryHostId: z.string().regex(/^[^/#+\s]{1,64}$/, "1–64 characters without / # + or spaces").optional(),
+  }).prefault({}),
   logging: z.strictObject({
     level: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
     /** auto: human-readable on a terminal, JSON lines otherwise (journald). */

@@ -18,6 +18,8 @@ const FIRST_CONNECT_WAIT_MS = 5_000;
 
 export class StationConnection {
   private broker?: EmbeddedBroker;
+  /** The broker's address: mqtt.url, or the embedded broker's once it runs. */
+  url = "";
   private session?: { client: MqttClient; status: StationStatus };
 
   constructor(private readonly config: DaemonConfig["mqtt"], private readonly statusTopic: string,
@@ -31,6 +33,7 @@ export class StationConnection {
       url = this.broker.url;
       this.log.info({ broker: url }, `no mqtt.url configured: started the embedded MQTT broker on ${url}`);
     }
+    this.url = url;
     const client = connectMqtt(this.config, {
       // aedes speaks 3.1.1 only; an external broker is asked for MQTT 5 first unless told otherwise.
       url, protocolVersion: this.config.protocolVersion ?? (this.broker ? 4 : "auto"),

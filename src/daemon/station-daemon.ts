@@ -101,7 +101,7 @@ export class StationDaemon {
     const source = createSource(pipeline.source);
     let lock: StationLock | undefined;
     let triggers: TriggerSubscription | undefined;
-    const outputs = stationOutputs(config, pipeline, () => this.facts(), this.reporter, log);
+    const outputs = stationOutputs(config, pipeline, { facts: () => this.facts(), reporter: this.reporter, brokerUrl: () => this.connection.url }, log);
     const verdictSink = (): MqttVerdictSink => this.verdicts = new MqttVerdictSink(this.connection.client, topics, {
       ...config.mqtt, stateDir: config.stateDir, station: pipeline.station, drainTimeoutMs: this.options.drainTimeoutMs ?? 10_000,
       onAcknowledged: this.options.onAcknowledged, reporter: this.reporter,

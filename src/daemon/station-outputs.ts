@@ -10,6 +10,7 @@ import type { FrameChoice } from "../pipeline/inspect-part.js";
 import { ArchivePolicy, ImageArchive } from "../sinks/image-archive.js";
 import type { OutcomeSink } from "../sinks/outcome-sink.js";
 import { RecentParts } from "../sinks/recent-parts.js";
+import { SparkplugEdgeNode } from "../sinks/sparkplug-edge-node.js";
 import { StationHttp } from "../sinks/station-http.js";
 import { type HealthFacts, StationMetrics } from "../sinks/station-metrics.js";
 import type { VerdictKind } from "../verdict/verdict.js";
@@ -26,8 +27,15 @@ export interface StationOutputs {
   archive?: ImageArchive;
 }
 
-export function stationOutputs(config: DaemonConfig, pipeline: StationConfig, facts: () => Omit<StationFacts, "archiveParts">,
-  reporter: ProblemReporter, log: Logger): StationOutputs {
+export interface OutputNeeds {
+  facts: () => Omit<StationFacts, "archiveParts">;
+  reporter: ProblemReporter;
+  /** The broker's address once the station's connection has it (the embedded broker's port may be chosen at start). */
+  brokerUrl: () => string;
+}
+
+export function stationOutputs(config: DaemonConfig, pipeline: StationConfig, { facts, reporter, brokerUrl }: OutputNeeds,
+  log: Logger): StationOutputs {
   const sinks: OutcomeSink[] = [];
   const policy = new ArchivePolicy(pipeline.archive);
   const archive = pipeline.archive.enabled ? new ImageArchive(pipeline.archive, reporter, log) : undefined;
@@ -48,6 +56,13 @@ export function stationOutputs(config: DaemonConfig, pipeline: StationConfig, fa
       },
       stop: () => server!.stop(),
     };
+  }
+  if (config.sparkplug.enabled) {
+    sinks.push(new SparkplugEdgeNode({
+      config: config.sparkplug, mqtt: config.mqtt, station: pipeline.station, url: brokerUrl,
+      heatmapUrl: (partId) => (server ? `${server.url}api/parts/${encodeURIComponent(partId)}/heatmap.jpg` : ""),
+      model: () => { const f = facts(); return { bundle: f.bundle, calibration: f.calibration }; },
+    }, log));
   }
   return {
     sinks, http, archive,

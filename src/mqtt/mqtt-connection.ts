@@ -14,7 +14,11 @@ export interface ConnectionSettings {
   protocolVersion: 4 | 5 | "auto";
   clientId: string;
   willTopic: string;
-  willPayload: string;
+  willPayload: string | Buffer;
+  /** The status topic's Will is retained (the last word stays); Sparkplug's NDEATH is not. */
+  willRetain?: boolean;
+  /** Said in the log when the connection is lost. */
+  lostMeans?: string;
 }
 
 function readSecretFile(key: string, file: string): Buffer {
@@ -52,7 +56,7 @@ export function connectMqtt(config: DaemonConfig["mqtt"], settings: ConnectionSe
     connectTimeout: 10_000,
     username: config.username,
     password: config.password,
-    will: { topic: settings.willTopic, payload: Buffer.from(settings.willPayload), qos: 1, retain: true },
+    will: { topic: settings.willTopic, payload: Buffer.from(settings.willPayload), qos: 1, retain: settings.willRetain ?? true },
     ...(tls && {
       ca: tls.ca ? readSecretFile("ca", tls.ca) : undefined,
       cert: tls.cert ? readSecretFile("cert", tls.cert) : undefined,
@@ -74,7 +78,7 @@ export function connectMqtt(config: DaemonConfig["mqtt"], settings: ConnectionSe
     failures++;
     // mqtt.js retries at a fixed period; stretching it here gives exponential back-off.
     client.options.reconnectPeriod = Math.min(config.reconnectMs.min * 2 ** Math.min(failures - 1, 16), config.reconnectMs.max);
-    if (failures === 1) log.warn({ broker: where }, "MQTT connection lost; verdicts are spooled until it is back");
+    if (failures === 1) log.warn({ broker: where }, `MQTT connection lost; ${settings.lostMeans ?? "verdicts are spooled until it is back"}`);
   });
   client.on("error", (err) => {
     // CONNACK "unacceptable protocol version" (3.1.1: 1; MQTT 5: 132): try again speaking 3.1.1.
