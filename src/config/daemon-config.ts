@@ -115,6 +115,10 @@ export function applyEnvironment(config: DaemonConfig, env: NodeJS.ProcessEnv, b
   const http = { ...config.http };
   if (env.INSPECTOR_HTTP_TOKEN) http.token = env.INSPECTOR_HTTP_TOKEN;
   if (http.token === undefined && http.tokenFile) http.token = secretFile("http.tokenFile", http.tokenFile, baseDir);
+  if (http.token !== undefined && http.token.length < 16) {
+    throw new ConfigError(`http.token (from ${env.INSPECTOR_HTTP_TOKEN ? "INSPECTOR_HTTP_TOKEN" : http.tokenFile ? "http.tokenFile" : "the file"}): ` +
+      `${http.token.length} characters; use at least 16 (e.g. openssl rand -hex 16).`);
+  }
   if (http.enabled && http.token === undefined && !isLoopback(http.host)) {
     throw new ConfigError(`http.host = ${JSON.stringify(http.host)}: the station page is reachable from other machines there, so it needs ` +
       "an access token: set http.token (16 characters or more), http.tokenFile or INSPECTOR_HTTP_TOKEN, or bind to 127.0.0.1.");

@@ -1,7 +1,7 @@
 // The station's MQTT side as one part of the daemon: the embedded broker when no mqtt.url is set,
-// the client (its Last Will says offline when the daemon vanishes), and the retained status. The
-// start waits a moment for the broker, so that a normal start loses no heatmap; a broker that
-// stays away does not hold the station up (verdicts are spooled). The stop says offline, acknowledged,
+// the client (its Last Will says offline when the daemon vanishes), and the retained status. Once
+// the sinks listen, the daemon waits a moment for the broker, so that a normal start loses no
+// heatmap; a broker that stays away does not hold the station up (verdicts are spooled). The stop says offline, acknowledged,
 // before the connection closes.
 import { randomBytes } from "node:crypto";
 
@@ -25,8 +25,8 @@ export class StationConnection {
   constructor(private readonly config: DaemonConfig["mqtt"], private readonly statusTopic: string,
     private readonly log: Logger) {}
 
-  /** `stop$` ends the wait for the broker early (a stop during start-up). */
-  async start(facts: StatusFacts, stop$: Observable<unknown>): Promise<void> {
+  /** Connects (in the background: a broker that is away does not hold the start up). */
+  async start(facts: StatusFacts): Promise<void> {
     let url = this.config.url;
     if (!url) {
       this.broker = await startEmbeddedBroker(this.config.embedded.host, this.config.embedded.port);
@@ -41,6 +41,15 @@ export class StationConnection {
       willTopic: this.statusTopic, willPayload: offlinePayload(facts, "connection lost"),
     }, this.log);
     this.session = { client, status: new StationStatus(client, this.statusTopic, facts) };
+  }
+
+  /**
+   * Waits up to 5 s for the broker, once the sinks listen to the connection (the verdict sink
+   * must see the first CONNACK and send what an earlier run left spooled); `stop$` ends it early.
+   */
+  async firstConnection(stop$: Observable<unknown>): Promise<void> {
+    const client = this.client;
+    if (client.connected) return;
     await firstValueFrom(race(fromEvent(client, "connect"), timer(FIRST_CONNECT_WAIT_MS), stop$), { defaultValue: undefined });
   }
 

@@ -115,10 +115,11 @@ export class StationDaemon {
       { name: "mqtt", start: () => {
         const runner = this.runner!;
         return this.connection.start({ station: pipeline.station, version: VERSION, bundle: runner.bundle.id,
-          calibration: runner.bundle.calibrationId ?? null, provider: runner.worker.provider, source: source.description }, this.stop$);
+          calibration: runner.bundle.calibrationId ?? null, provider: runner.worker.provider, source: source.description });
       }, stop: (reason) => this.connection.stop(reason) },
       ...[verdictSink, () => new JournalSink(log), ...[...outputs.sinks, ...(this.options.sinks ?? [])].map((s) => () => s)]
         .map((make) => this.sinkPart(make)),
+      { name: "first connection", start: () => this.connection.firstConnection(this.stop$), stop: () => undefined },
       ...(outputs.http ? [outputs.http] : []),
       { name: "source", start: async () => {
         await source.open();

@@ -97,7 +97,9 @@ export class ImageArchive implements OutcomeSink {
       return;
     }
     this.pending++;
-    this.writing = this.writing.then(() => this.write(outcome)).finally(() => { this.pending--; });
+    this.writing = this.writing.then(() => this.write(outcome))
+      .catch((err: Error) => this.log.error({ err: err.message }, "image archive: a write failed unexpectedly"))
+      .finally(() => { this.pending--; });
   }
 
   private async write(outcome: PartOutcome): Promise<void> {
@@ -156,8 +158,16 @@ export class ImageArchive implements OutcomeSink {
 
   /** A kept part's sidecar, heatmap or frame (the newest part with that id), for /api/parts/:id. */
   async lookup(partId: string, kind: "json" | "heatmap" | "frame"): Promise<{ data: Buffer; type: string } | undefined> {
-    const suffix = `_${fileSafe(partId)}`;
-    const entry = [...this.kept].reverse().find((k) => k.stem.endsWith(suffix));
+    // The name holds the time up to its first "_" and the file-safe id after it; the sidecar says
+    // which part it really is ("A/1" and "A_1" share a file-safe id).
+    const safe = fileSafe(partId);
+    let entry: Kept | undefined;
+    for (let i = this.kept.length - 1; i >= 0 && !entry; i--) {
+      const name = path.basename(this.kept[i].stem);
+      if (name.slice(name.indexOf("_") + 1) !== safe) continue;
+      const sidecar = await readFile(`${this.kept[i].stem}.json`, "utf8").then((t) => JSON.parse(t) as { partId?: unknown }, () => undefined);
+      if (sidecar?.partId === partId) entry = this.kept[i];
+    }
     if (!entry) return undefined;
     const name = path.basename(entry.stem);
     const candidates = kind === "json" ? [{ file: `${entry.stem}.json`, type: "application/json" }]

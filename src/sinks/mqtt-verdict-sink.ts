@@ -62,6 +62,8 @@ export class MqttVerdictSink implements OutcomeSink {
       { maxInflight: this.options.maxInflight, onRefused: this.options.reporter("delivery", { topic: this.topics.verdict },
         "allow the station's client to publish there (the broker's ACL)", "the broker takes verdicts again") }, this.log);
     this.publisher.onAcknowledged = this.options.onAcknowledged;
+    // Already connected (a sink started late): what an earlier run left goes out now, not with the next part.
+    this.publisher.send();
   }
 
   receive(outcome: PartOutcome): void {

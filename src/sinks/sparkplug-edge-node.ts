@@ -5,6 +5,7 @@
 // the NDEATH carries the one of its NBIRTH. With a primary host configured, births wait for its
 // STATE to say online. NDATA/DDATA are QoS 0 as the specification says: this is the view for
 // dashboards and historians; the verdict topic stays the at-least-once channel.
+import { createHash } from "node:crypto";
 import { hostname } from "node:os";
 import { createRequire } from "node:module";
 
@@ -75,14 +76,23 @@ export class SparkplugEdgeNode implements OutcomeSink {
   private seq = 0;
   private born = false;
   private hostOnline: boolean;
+  private hostStateAt = 0;
   private readonly counters = { OK: 0, NG: 0, UNCERTAIN: 0, ERROR: 0 };
   private last: Record<string, string | number> = {};
 
   constructor(private readonly needs: SparkplugNeeds, private readonly log: Logger) {
     this.group = needs.config.groupId;
-    this.node = needs.config.edgeNodeId ?? hostname().replace(/[/#+\s]/g, "_").slice(0, 64);
+    // One daemon per station: by default each is an edge node of its own (HOST_STATION), so two
+    // stations on one machine never share a bdSeq, a seq or an NDEATH.
+    this.node = needs.config.edgeNodeId ?? `${hostname()}_${needs.station}`.replace(/[/#+\s]/g, "_").slice(0, 64);
     this.device = needs.station;
     this.hostOnline = needs.config.primaryHostId === undefined;
+  }
+
+  /** Unique per edge node and device, within MQTT's 64 characters: a hash when the names are long. */
+  private clientId(): string {
+    const plain = `inspector-sparkplug-${this.node}-${this.device}`;
+    return plain.length <= 64 ? plain : `inspector-sparkplug-${createHash("sha256").update(plain).digest("hex").slice(0, 32)}`;
   }
 
   private topic(type: string, device = false): string {
@@ -98,7 +108,7 @@ export class SparkplugEdgeNode implements OutcomeSink {
     this.last = { PartId: "", Verdict: "", Score: 0, Code: "", RegionCount: 0, LatencyMs: 0, "Model/Bundle": model.bundle,
       "Model/Calibration": model.calibration ?? "", Heatmap: "" };
     const client = this.client = connectMqtt(this.needs.mqtt, {
-      url: this.needs.url(), protocolVersion: 4, clientId: `inspector-sparkplug-${this.node}-${this.device}`.slice(0, 64),
+      url: this.needs.url(), protocolVersion: 4, clientId: this.clientId(),
       willTopic: this.topic("NDEATH"), willPayload: this.ndeath(), willRetain: false,
       lostMeans: "the Sparkplug view pauses (NDEATH); the verdict topic is unaffected",
     }, this.log);
@@ -106,11 +116,14 @@ export class SparkplugEdgeNode implements OutcomeSink {
       this.born = false;
       const subscriptions = [this.topic("NCMD"), this.topic("DCMD", true)];
       if (this.needs.config.primaryHostId) subscriptions.push(`${NAMESPACE}/STATE/${this.needs.config.primaryHostId}`);
-      client.subscribe(subscriptions, { qos: 1 }, () => this.birth());
+      client.subscribe(subscriptions, { qos: 1 }, () => { if (!this.born) this.birth(); });
     });
-    // The next connection is a new session: its NDEATH (sent by the broker as the Will) must carry the next bdSeq.
+    // Every CONNECT carries the next bdSeq in its Will (Sparkplug 3.0: one more than the previous
+    // CONNECT's), failed attempts included; the NBIRTH of the connection that succeeds says the same.
     client.on("close", () => {
       this.born = false;
+      // A new session learns the primary host's state again (its retained STATE comes with the subscription).
+      if (this.needs.config.primaryHostId !== undefined) this.hostOnline = false;
       this.bdSeq = (this.bdSeq + 1) % 256;
       if (client.options.will) client.options.will.payload = this.ndeath();
     });
@@ -149,14 +162,21 @@ export class SparkplugEdgeNode implements OutcomeSink {
   private command(topic: string, payload: Buffer): void {
     if (topic.startsWith(`${NAMESPACE}/STATE/`)) {
       let online = false;
+      let newer = false;
       try {
-        online = (JSON.parse(payload.toString("utf8")) as { online?: unknown }).online === true;
+        const state = JSON.parse(payload.toString("utf8")) as { online?: unknown; timestamp?: unknown };
+        // An older STATE than one already seen (a retained copy overtaken by a live one) is stale.
+        const timestamp = typeof state.timestamp === "number" ? state.timestamp : 0;
+        if (timestamp < this.hostStateAt) return;
+        newer = timestamp > this.hostStateAt;
+        this.hostStateAt = timestamp;
+        online = state.online === true;
       } catch {
         this.log.warn({ topic }, "Sparkplug: a primary host STATE that is not JSON {\"online\": …}; taken as offline");
       }
-      const was = this.hostOnline;
       this.hostOnline = online;
-      if (online && !was) this.birth();
+      // A host that says online anew has (re)connected and may have missed the births: born again for it.
+      if (online && (newer || !this.born)) this.birth();
       if (!online) this.born = false;
       return;
     }

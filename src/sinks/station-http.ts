@@ -32,6 +32,7 @@ const STATIC: Record<string, { file: string; type: string }> = {
 /** Bytes an event stream may hold unsent before a slow page is given the latest part only. */
 const MAX_BUFFERED = 256 * 1024;
 const HEARTBEAT_MS = 15_000;
+const LOOPBACK_HOST = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])(:\d+)?$/i;
 /** A part's images never change: the page's filmstrip fetches each once. */
 const IMMUTABLE = "private, max-age=86400, immutable";
 
@@ -70,7 +71,8 @@ export class StationHttp {
 
   async start(): Promise<void> {
     const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res).catch((err: Error) => {
-      this.log.warn({ err: err.message, url: req.url }, "station page request failed");
+      // The path only: a query may hold the token.
+      this.log.warn({ err: err.message, path: (req.url ?? "").split("?")[0] }, "station page request failed");
       if (!res.headersSent) this.send(res, 500, "text/plain", "internal error");
       else res.destroy();
     });
@@ -94,13 +96,8 @@ export class StationHttp {
     this.url = `${this.config.tls ? "https" : "http"}://${host}:${port}/`;
     // Nobody watching, nothing encoded: a station's page costs only while it is open.
     this.unsubscribe = this.needs.recent.onPart((part) => { if (this.clients.size > 0) this.broadcast("part", JSON.stringify(summaryOf(part))); });
-    this.heartbeat = setInterval(() => this.broadcast("health", JSON.stringify(this.health())), HEARTBEAT_MS);
+    this.heartbeat = setInterval(() => this.broadcast("health", JSON.stringify(this.needs.facts())), HEARTBEAT_MS);
     this.heartbeat.unref();
-  }
-
-  private health() {
-    const { thresholds: _t, ...facts } = this.needs.facts();
-    return facts;
   }
 
   private authorised(req: IncomingMessage, url: URL): boolean {
@@ -117,11 +114,20 @@ export class StationHttp {
     // Alive needs no secret and tells nothing: a supervisor's probe.
     if (url.pathname === "/healthz") return this.send(res, 200, "application/json", JSON.stringify({ status: "alive" }));
     if (url.pathname === "/favicon.ico") return this.send(res, 204, "image/x-icon", "");
+    // Without a token the server trusts loopback: a page elsewhere must not reach it through a
+    // name that points here (DNS rebinding), so the Host must say loopback too.
+    if (!this.token && !LOOPBACK_HOST.test(req.headers.host ?? "")) {
+      return this.send(res, 403, "application/json", JSON.stringify({ error: "reach the station page as 127.0.0.1, localhost or [::1], or set http.token" }));
+    }
     if (!this.authorised(req, url)) {
       res.setHeader("WWW-Authenticate", "Bearer");
       return this.send(res, 401, "application/json", JSON.stringify({ error: "a token is required: Authorization: Bearer TOKEN, or ?token=TOKEN" }));
     }
     if (req.method === "POST" && url.pathname === "/api/reset") {
+      // A form on another site can post here without a preflight; it cannot set this header.
+      if (req.headers["x-requested-by"] !== "station-page") {
+        return this.send(res, 403, "application/json", JSON.stringify({ error: "send X-Requested-By: station-page" }));
+      }
       this.needs.recent.reset();
       return this.send(res, 200, "application/json", JSON.stringify(this.needs.recent.snapshot().counters));
     }

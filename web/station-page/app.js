@@ -269,7 +269,7 @@ function connect() {
 $("opacity").addEventListener("input", (e) => { $("heatmap").style.opacity = String(e.target.value / 100); });
 $("heatmap").style.opacity = "0.7";
 $("reset").addEventListener("click", async () => {
-  const response = await fetch(api("api/reset"), { method: "POST" });
+  const response = await fetch(api("api/reset"), { method: "POST", headers: { "X-Requested-By": "station-page" } });
   if (response.ok) {
     state.counters = await response.json();
     renderCounters();
