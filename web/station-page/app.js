@@ -97,7 +97,10 @@ function renderStrips(rebuild = false) {
     const box = $(id);
     if (rebuild) box.replaceChildren();
     const shown = new Set([...box.children].map((t) => t.dataset.key));
-    for (const part of list) {
+    // A fast line adds more parts between two renderings than anyone can look at: the newest
+    // NEW_TILES of them get tiles (and their images are fetched), the others are only counted.
+    const fresh = list.filter((p) => !shown.has(`${p.partId}@${p.decidedAt}`)).slice(-NEW_TILES);
+    for (const part of fresh) {
       const key = `${part.partId}@${part.decidedAt}`;
       if (shown.has(key)) continue;
       const t = tile(part);
@@ -109,8 +112,9 @@ function renderStrips(rebuild = false) {
   }
 }
 
-/** At most four renderings a second, whatever the line's rate: the newest part, the counters, the strips, the charts. */
-const RENDER_MS = 250;
+/** At most two renderings a second, whatever the line's rate: the newest part, the counters, the strips, the charts. */
+const RENDER_MS = 500;
+const NEW_TILES = 6;
 let renderTimer = null;
 let lastRender = 0;
 function scheduleRender() {
