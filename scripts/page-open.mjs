@@ -5,7 +5,7 @@
 import { chromium } from "playwright-core";
 
 const [url, seconds = "120"] = process.argv.slice(2);
-const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true,
+const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, handleSIGTERM: false,
   args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"] });
 const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
 const until = Date.now() + Number(seconds) * 1000;
