@@ -13,15 +13,9 @@ export type ErrorCode =
   | "BUSY" | "BAD_TRIGGER" | "RECIPE_UNKNOWN" | "SOURCE_UNAVAILABLE" | "FRAME_CORRUPT" | "FRAME_SIZE" | "FRAME_EMPTY"
   | "FRAME_ROI" | "INFERENCE_FAILED";
 
-export interface LatencyMs {
-  queue: number;
-  grab: number;
-  preprocess: number;
-  infer: number;
-  score: number;
-  heatmap: number;
-  total: number;
-}
+/** The stages a part's latency is measured in; `total` is trigger to verdict. */
+export const LATENCY_STAGES = ["queue", "grab", "preprocess", "infer", "score", "heatmap", "total"] as const;
+export type LatencyMs = Record<(typeof LATENCY_STAGES)[number], number>;
 
 /** An image encoded for the wire, for people and for disk (JPEG or PNG). */
 export interface EncodedImage {

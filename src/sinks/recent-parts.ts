@@ -1,7 +1,7 @@
 // The last N judged parts in memory, with their images, and the counters since start (or the
 // operator's reset): what the station page shows and /api/parts/:id serves. Bounded: a page left
 // open for a shift, or a station running for a year, holds N parts and a few numbers.
-import type { PartOutcome } from "../pipeline/part.js";
+import { LATENCY_STAGES, type LatencyMs, type PartOutcome } from "../pipeline/part.js";
 import type { OutcomeSink } from "./outcome-sink.js";
 
 /** A part as the page lists it: the outcome without its image bytes. */
@@ -21,7 +21,6 @@ export interface Counters {
   BUSY: number;
 }
 
-const STAGES = ["queue", "grab", "preprocess", "infer", "score", "heatmap", "total"] as const;
 /** Parts the rate and the stage latencies are averaged over. */
 const WINDOW = 100;
 /** Scores kept for the trend and histogram (the page draws them). */
@@ -42,7 +41,7 @@ export class RecentParts implements OutcomeSink {
   private readonly lastNg: PartOutcome[] = [];
   private counters: Counters = RecentParts.zero();
   private readonly decidedAt: number[] = [];
-  private readonly latencies: Partial<Record<(typeof STAGES)[number], number>>[] = [];
+  private readonly latencies: Partial<LatencyMs>[] = [];
   private readonly scores: { t: number; score: number }[] = [];
   private readonly listeners = new Set<(part: PartOutcome) => void>();
 
@@ -92,7 +91,7 @@ export class RecentParts implements OutcomeSink {
   snapshot(): { counters: Counters; partsPerSecond: number | null; latencyMs: Record<string, number | null>;
     parts: PartSummary[]; ng: PartSummary[]; scores: { t: number; score: number }[] } {
     const span = this.decidedAt.length > 1 ? (this.decidedAt[this.decidedAt.length - 1] - this.decidedAt[0]) / 1000 : 0;
-    const latencyMs = Object.fromEntries(STAGES.map((stage) => {
+    const latencyMs = Object.fromEntries(LATENCY_STAGES.map((stage) => {
       const values = this.latencies.map((l) => l[stage]).filter((v): v is number => typeof v === "number");
       return [stage, values.length ? values.reduce((a, b) => a + b, 0) / values.length : null];
     }));

@@ -3,7 +3,7 @@
 // gauges read at scrape time. Names follow Prometheus's conventions (base units, _total).
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
-import type { PartOutcome } from "../pipeline/part.js";
+import { LATENCY_STAGES, type PartOutcome } from "../pipeline/part.js";
 import type { OutcomeSink } from "./outcome-sink.js";
 
 /** What the gauges read when Prometheus scrapes. */
@@ -20,7 +20,6 @@ export interface HealthFacts {
   archiveParts: number | null;
 }
 
-const STAGES = ["queue", "grab", "preprocess", "infer", "score", "heatmap", "total"] as const;
 const SECONDS = [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5];
 /** Calibrated scores sit around 1–20 (docs/calibration.md); wide enough to see a drift either way. */
 const SCORE_BUCKETS = [0.5, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 15, 20, 30, 50];
@@ -61,7 +60,7 @@ export class StationMetrics implements OutcomeSink {
 
   receive(outcome: PartOutcome): void {
     this.verdicts.inc({ verdict: outcome.verdict, code: outcome.code ?? "" });
-    for (const stage of STAGES) {
+    for (const stage of LATENCY_STAGES) {
       const ms = outcome.latencyMs[stage];
       if (typeof ms === "number") this.stageSeconds.observe({ stage }, ms / 1000);
     }

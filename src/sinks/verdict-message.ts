@@ -1,8 +1,6 @@
 // The JSON published on …/verdict (docs/mqtt.md): a part's outcome, numbered, with where its
 // heatmap went instead of the heatmap itself. The key order is the documented one.
-import type { ErrorCode, LatencyMs, PartOutcome } from "../pipeline/part.js";
-import type { Region } from "../verdict/regions.js";
-import type { Thresholds, VerdictKind } from "../verdict/verdict.js";
+import type { PartOutcome } from "../pipeline/part.js";
 
 export interface HeatmapReference {
   topic: string;
@@ -10,28 +8,13 @@ export interface HeatmapReference {
   bytes: number;
 }
 
-export interface VerdictMessage {
-  station: string;
-  partId: string | null;
+/** A part's outcome as published: numbered, with where its heatmap went instead of its bytes. */
+export type VerdictMessage = Omit<PartOutcome, "heatmap" | "frameImage" | "keepImages"> & {
   /** Counts verdicts since the daemon started: a gap or repeat is visible to the receiver. */
   seq: number;
-  verdict: VerdictKind;
-  code: ErrorCode | null;
-  message: string | null;
-  score: number | null;
-  thresholds: Thresholds | null;
-  regions: Region[];
-  recipe: string | null;
-  triggeredAt: string;
-  capturedAt: string | null;
-  decidedAt: string;
-  latencyMs: Partial<LatencyMs>;
-  bundle: string;
-  calibration: string | null;
   /** Null when no heatmap was made, or it was not sent (broker away, over mqtt.maxHeatmapBytes). */
   heatmap: HeatmapReference | null;
-  frame: { name?: string; truth?: string | null } | null;
-}
+};
 
 export function verdictMessage(outcome: PartOutcome, seq: number, heatmap: HeatmapReference | null): VerdictMessage {
   const o = outcome;

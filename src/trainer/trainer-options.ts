@@ -40,6 +40,6 @@ export function trainerCommandSpec(name: string, file = TRAINER_OPTIONS_FILE): T
       "The trainer (training/) is part of a full checkout; copy it beside dist/ to train on this machine.");
   }
   const spec = all[name];
-  if (!spec) throw new UserError(`${file}: declares no trainer command ${name}.`);
+  if (!spec) throw new UserError(`${file}: declares no trainer command ${name}; training/ is from another version than dist/. Check out both from the same commit.`);
   return spec;
 }

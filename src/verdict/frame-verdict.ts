@@ -63,8 +63,8 @@ export async function judgePrepared(runner: BundleRunner, prepared: PreparedFram
     ...DEFAULT_HEATMAP_OPTIONS, scaleMax: 2 * thresholds.imageUpper, ...(options.heatmap || {}),
     offsetX: options.roi?.x, offsetY: options.roi?.y,
   };
-  const heatmap = options.heatmap === false ? Buffer.alloc(0) : renderHeatmap(raw.roiImage, map, regions, heatmapOptions);
   const heatmapRect = heatmapCrop(map, regions, heatmapOptions);
+  const heatmap = options.heatmap === false ? Buffer.alloc(0) : renderHeatmap(raw.roiImage, map, regions, heatmapOptions, heatmapRect);
   map.release();
   return {
     verdict, score, thresholds, regions, heatmap, heatmapFormat: heatmapOptions.format, heatmapRect,

@@ -39,11 +39,12 @@ export function heatmapCrop(map: Mat, regions: Region[], options: Pick<HeatmapOp
   return { x: left, y: top, width: right - left, height: bottom - top };
 }
 
-export function renderHeatmap(roiImage: Mat, map: Mat, regions: Region[], options: HeatmapOptions): Buffer {
+/** `c`: the crop, when the caller has it already (heatmapCrop). */
+export function renderHeatmap(roiImage: Mat, map: Mat, regions: Region[], options: HeatmapOptions,
+  c = heatmapCrop(map, regions, options)): Buffer {
   const ox = options.offsetX ?? 0;
   const oy = options.offsetY ?? 0;
   // The crop first, so that only the pixels shown are coloured and blended.
-  const c = heatmapCrop(map, regions, options);
   const crop = new cv.Rect(c.x, c.y, c.width, c.height);
   const scale = 255 / Math.max(options.scaleMax, 1e-6);
   // Views share their parent's pixels; released here so they do not hold them until a collection.
