@@ -57,6 +57,7 @@ demo: setup
 	@echo "== inspector demo: synthetic parts judged by models/demo, verdicts published on mqtt://127.0.0.1:1884"
 	@echo "== watch them from another terminal:  npx mqtt sub -h 127.0.0.1 -p 1884 -t 'inspector/demo/#' -v"
 	@echo "== the station page: http://127.0.0.1:8088/"
+	@echo "== OPC UA (anonymous, demo only): opc.tcp://127.0.0.1:4840, Objects/Inspector"
 	@echo "== stop with Ctrl-C"
 	node bin/inspector.js run --pipeline pipelines/demo.yaml --config config/demo.yaml
 

@@ -19,7 +19,7 @@ sed 's#^bundle: \.\./models/demo#bundle: '"$PWD"'/models/demo#' pipelines/demo.y
 for i in $(seq "$REPEAT"); do
   node bin/inspector.js bench --pipeline "$OUT/demo.yaml" --config "$OUT/without.yaml" --parts "$PARTS" --warmup 10 --json > "$OUT/without-$i.json"
   node bin/inspector.js bench --pipeline "$OUT/demo-archive.yaml" --config "$OUT/with.yaml" --parts "$PARTS" --warmup 10 --json > "$OUT/served-$i.json"
-  nice -n 19 node scripts/page-open.mjs http://127.0.0.1:8099/ 600 & browser=$!
+  nice -n 19 node scripts/page-open.mjs http://127.0.0.1:8099/ 600 2> "$OUT/browser-$i.log" & browser=$!
   node bin/inspector.js bench --pipeline "$OUT/demo-archive.yaml" --config "$OUT/with.yaml" --parts "$PARTS" --warmup 10 --json > "$OUT/watched-$i.json"
   kill "$browser" 2>/dev/null || true
   wait "$browser" 2>/dev/null || true
@@ -31,9 +31,11 @@ const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2
 for (const k of ["without", "served", "watched"]) {
   const r = read(k);
   console.log(k.padEnd(8), "per part (median of runs)", median(r.map((x) => x.perPartMs.median)).toFixed(1), "ms;",
-    "runs:", r.map((x) => x.perPartMs.median.toFixed(1)).join(" "), "; main thread CPU", median(r.map((x) => x.mainThreadCpuMsPerPart ?? NaN)).toFixed(2), "ms/part");
+    "runs:", r.map((x) => x.perPartMs.median.toFixed(1)).join(" "), "; main thread CPU", median(r.map((x) => x.mainThreadCpuMsPerPart ?? NaN)).toFixed(2), "ms/part; process CPU",
+    median(r.map((x) => x.processCpuMsPerPart)).toFixed(1), "ms/part, runs:", r.map((x) => x.processCpuMsPerPart.toFixed(1)).join(" "));
 }
 const wo = median(read("without").map((x) => x.perPartMs.median));
 for (const k of ["served", "watched"]) console.log(`${k} / without: ${(median(read(k).map((x) => x.perPartMs.median)) / wo).toFixed(3)}`);
 ' "$REPEAT"
+grep -h "page-open:" "$OUT"/browser-*.log | sed "s/^/watched: /"
 echo "archived: $(ls "$OUT"/archive/ng 2>/dev/null | grep -c png) NG parts"

@@ -29,6 +29,8 @@ export interface BenchReport {
   mainThreadMsPerPart: number;
   /** The main thread's CPU time per measured part (Linux /proc; null elsewhere): the cores the daemon takes from ONNX Runtime. */
   mainThreadCpuMsPerPart: number | null;
+  /** CPU time of all the process's threads per measured part: the station's cost to the machine, whatever else runs there. */
+  processCpuMsPerPart: number;
   /** The kernel's high-water mark of the process's resident memory (the station, then the bare loop). */
   peakRssMb: number;
   /** Resident memory after a tenth of the measured parts and after all of them: flat means no leak. */

@@ -25,6 +25,12 @@ import { type BenchReport, type BundleBenchReport, spread, type Spread } from ".
 const CLOCK_TICKS_PER_SECOND = 100;
 
 /** CPU time (user + system) of the process's main thread in ms, from /proc (Linux); null where there is none. */
+/** Every thread of the process (worker, ONNX Runtime's pool, libuv's): what the station costs the machine. */
+function processCpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
 function mainThreadCpuMs(): number | null {
   try {
     // Fields 14 and 15 of stat, counted after the command name (which may itself hold spaces).
@@ -89,6 +95,8 @@ export async function benchStation(options: BenchOptions): Promise<BenchReport> 
   let loopAtEnd: EventLoopUtilization | undefined;
   let cpuAtWarmup: number | null = null;
   let cpuAtEnd: number | null = null;
+  let processCpuAtWarmup = 0;
+  let processCpuAtEnd = 0;
   let done!: () => void;
   const finished = new Promise<void>((resolve) => { done = resolve; });
   const daemon: StationDaemon = new StationDaemon({
@@ -101,10 +109,12 @@ export async function benchStation(options: BenchOptions): Promise<BenchReport> 
       if (seen === options.warmup + 1) {
         loopAtWarmup = performance.eventLoopUtilization();
         cpuAtWarmup = mainThreadCpuMs();
+        processCpuAtWarmup = processCpuMs();
       }
       if (seen === total) {
         loopAtEnd = performance.eventLoopUtilization(loopAtWarmup);
         cpuAtEnd = mainThreadCpuMs();
+        processCpuAtEnd = processCpuMs();
       }
       if (seen > options.warmup) {
         const l = outcome.latencyMs;
@@ -143,6 +153,7 @@ export async function benchStation(options: BenchOptions): Promise<BenchReport> 
     stagesMs: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, spread(v)])) as BenchReport["stagesMs"],
     endToEndMs: endToEndSpread, perPartMs: perPart, partsPerSecond: (decided.length - 1) / (span / 1000),
     mainThreadMsPerPart: loopAtEnd ? loopAtEnd.active / Math.max(1, intervals.length) : Number.NaN,
+    processCpuMsPerPart: (processCpuAtEnd - processCpuAtWarmup) / Math.max(1, intervals.length),
     mainThreadCpuMsPerPart: cpuAtWarmup !== null && cpuAtEnd !== null ? (cpuAtEnd - cpuAtWarmup) / Math.max(1, intervals.length) : null,
     peakRssMb: process.resourceUsage().maxRSS / 1024, rssMb: rss,
     bare: { runMs: bareRun, runsPerSecond: 1000 / bareRun.median },

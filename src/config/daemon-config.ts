@@ -71,6 +71,30 @@ export const daemonConfigSchema = z.strictObject({
     /** Births wait until this primary host's STATE says online (Sparkplug 3.0); none: birth at once. */
     primaryHostId: z.string().regex(/^[^/#+\s]{1,64}$/, "1–64 characters without / # + or spaces").optional(),
   }).prefault({}),
+  /** An OPC UA server for the line's PLC and for MES/SCADA (docs/plc.md); off unless enabled. */
+  opcua: z.strictObject({
+    enabled: z.boolean().default(false),
+    /** 4840 is OPC UA's registered port. */
+    port: z.number().int().min(1).max(65535).default(4840),
+    /** The address to listen on; all of the machine's by default (a PLC is on another machine). */
+    host: z.string().min(1).optional(),
+    /** Sessions without a user; off by default: the demo turns it on. */
+    allowAnonymous: z.boolean().default(false),
+    users: z.array(z.strictObject({
+      username: z.string().min(1).max(64),
+      /** Or passwordFile (a file holding only the password). */
+      password: z.string().min(8, "at least 8 characters").optional(),
+      passwordFile: file.optional(),
+    })).default([]),
+    securityPolicies: z.array(z.enum(["None", "Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss"]))
+      .min(1).default(["None", "Basic256Sha256", "Aes128_Sha256_RsaOaep"]),
+    securityModes: z.array(z.enum(["None", "Sign", "SignAndEncrypt"])).min(1).default(["None", "Sign", "SignAndEncrypt"]),
+    /**
+     * Client certificates nobody has trusted yet: refused (moved to STATE/opcua/pki/rejected, from
+     * where an operator moves them to trusted/certs) unless this is true.
+     */
+    acceptUnknownClients: z.boolean().default(false),
+  }).prefault({}),
   logging: z.strictObject({
     level: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
     /** auto: human-readable on a terminal, JSON lines otherwise (journald). */
@@ -124,10 +148,26 @@ export function applyEnvironment(config: DaemonConfig, env: NodeJS.ProcessEnv, b
       "an access token: set http.token (16 characters or more), http.tokenFile or INSPECTOR_HTTP_TOKEN, or bind to 127.0.0.1.");
   }
   if (http.tls) http.tls = { cert: path.resolve(baseDir, http.tls.cert), key: path.resolve(baseDir, http.tls.key) };
+  const opcua = { ...config.opcua, users: config.opcua.users.map((user, i) => {
+    const password = user.password ?? (user.passwordFile ? secretFile(`opcua.users[${i}].passwordFile`, user.passwordFile, baseDir) : undefined);
+    if (password === undefined || password.length < 8) {
+      throw new ConfigError(`opcua.users[${i}] (${user.username}): ${password === undefined ? "no password" : `a password of ${password.length} characters`}; ` +
+        "give password or passwordFile, 8 characters or more.");
+    }
+    return { username: user.username, password };
+  }) };
+  if (opcua.enabled && !opcua.allowAnonymous && opcua.users.length === 0) {
+    throw new ConfigError("opcua: no client could open a session: add opcua.users (username and password), or set " +
+      "opcua.allowAnonymous: true with securityModes [SignAndEncrypt] to let in only clients whose certificates you trusted.");
+  }
+  if (opcua.securityPolicies.includes("None") !== opcua.securityModes.includes("None")) {
+    throw new ConfigError("opcua: securityPolicies and securityModes must both list None or both leave it out " +
+      "(None is the policy of the mode None, and of nothing else).");
+  }
   // systemd's StateDirectory= sets STATE_DIRECTORY; it is the only writable place under ProtectSystem=strict.
   const stateDir = env.STATE_DIRECTORY ? env.STATE_DIRECTORY.split(":")[0] : path.resolve(baseDir, config.stateDir);
   const allowedPaths = config.allowedPaths && config.allowedPaths.map((p) => path.resolve(baseDir, p));
-  return { ...config, mqtt: { ...mqtt, tls }, http, stateDir, allowedPaths };
+  return { ...config, mqtt: { ...mqtt, tls }, http, opcua, stateDir, allowedPaths };
 }
 
 export function loadDaemonConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): DaemonConfig {

@@ -3,7 +3,7 @@
 // READY=1, a broker that is down only delays delivery (the spool), a lost camera degrades the
 // station. SIGTERM drains: every part in flight or queued is answered, the sinks finish.
 import type { Logger } from "pino";
-import { Subject } from "rxjs";
+import { merge, Subject } from "rxjs";
 
 import { type DaemonConfig, sessionSettingsOf } from "../config/daemon-config.js";
 import type { StationConfig } from "../config/pipeline-config.js";
@@ -101,7 +101,8 @@ export class StationDaemon {
     const source = createSource(pipeline.source);
     let lock: StationLock | undefined;
     let triggers: TriggerSubscription | undefined;
-    const outputs = stationOutputs(config, pipeline, { facts: () => this.facts(), reporter: this.reporter, brokerUrl: () => this.connection.url }, log);
+    const outputs = stationOutputs(config, pipeline, { facts: () => this.facts(), reporter: this.reporter,
+      brokerUrl: () => this.connection.url, stopping: () => this.stopping }, log);
     const verdictSink = (): MqttVerdictSink => this.verdicts = new MqttVerdictSink(this.connection.client, topics, {
       ...config.mqtt, stateDir: config.stateDir, station: pipeline.station, drainTimeoutMs: this.options.drainTimeoutMs ?? 10_000,
       onAcknowledged: this.options.onAcknowledged, reporter: this.reporter,
@@ -134,7 +135,8 @@ export class StationDaemon {
       { name: "pipeline", start: () => {
         this.context = { station: pipeline.station, config: pipeline, source, runner: this.runner!, frames: outputs.frames };
         this.finished = new Promise<void>((resolve) => {
-          stationPipeline({ context: this.context!, counters: this.counters, stop$: this.stop$, triggers$: triggers?.payloads$ }).subscribe({
+          const triggers$ = triggers && outputs.opcua ? merge(triggers.payloads$, outputs.opcua.triggers$) : triggers?.payloads$;
+          stationPipeline({ context: this.context!, counters: this.counters, stop$: this.stop$, triggers$ }).subscribe({
             next: (outcome) => {
               this.lastProgress = Date.now();
               this.outcomes$.next(outcome);

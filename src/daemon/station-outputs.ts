@@ -1,6 +1,7 @@
 // The station's outputs beyond the MQTT verdict topic, from its configuration: the image archive
-// (pipeline archive:), and the station page with health checks and metrics (daemon http:). Each is
-// a sink of the outcome stream; the HTTP server is a part of the daemon with its own lifecycle.
+// (pipeline archive:), the station page with health checks and metrics (daemon http:), the
+// Sparkplug edge node and the OPC UA server. Each is a sink of the outcome stream; the HTTP server
+// is a part of the daemon with its own lifecycle, the OPC UA server also a source of triggers.
 import type { Logger } from "pino";
 
 import type { DaemonConfig } from "../config/daemon-config.js";
@@ -10,11 +11,13 @@ import type { FrameChoice } from "../pipeline/inspect-part.js";
 import { ArchivePolicy, ImageArchive } from "../sinks/image-archive.js";
 import type { OutcomeSink } from "../sinks/outcome-sink.js";
 import { RecentParts } from "../sinks/recent-parts.js";
+import { OpcuaStationServer } from "../sinks/opcua-station-server.js";
 import { SparkplugEdgeNode } from "../sinks/sparkplug-edge-node.js";
 import { StationHttp } from "../sinks/station-http.js";
 import { type HealthFacts, StationMetrics } from "../sinks/station-metrics.js";
 import type { VerdictKind } from "../verdict/verdict.js";
 import type { Lifecycle } from "./lifecycle.js";
+import { VERSION } from "./version.js";
 
 export type StationFacts = HealthFacts & { reason: string | null; ready: boolean; thresholds: unknown };
 
@@ -25,6 +28,8 @@ export interface StationOutputs {
   /** Which parts carry their frame, for the archive (PNG) and the page (JPEG). */
   frames: (verdict: VerdictKind) => FrameChoice;
   archive?: ImageArchive;
+  /** The OPC UA server, when opcua.enabled: its Trigger calls join the pipeline's triggers. */
+  opcua?: OpcuaStationServer;
 }
 
 export interface OutputNeeds {
@@ -32,9 +37,10 @@ export interface OutputNeeds {
   reporter: ProblemReporter;
   /** The broker's address once the station's connection has it (the embedded broker's port may be chosen at start). */
   brokerUrl: () => string;
+  stopping: () => boolean;
 }
 
-export function stationOutputs(config: DaemonConfig, pipeline: StationConfig, { facts, reporter, brokerUrl }: OutputNeeds,
+export function stationOutputs(config: DaemonConfig, pipeline: StationConfig, { facts, reporter, brokerUrl, stopping }: OutputNeeds,
   log: Logger): StationOutputs {
   const sinks: OutcomeSink[] = [];
   const policy = new ArchivePolicy(pipeline.archive);
@@ -64,8 +70,13 @@ export function stationOutputs(config: DaemonConfig, pipeline: StationConfig, { 
       model: () => { const f = facts(); return { bundle: f.bundle, calibration: f.calibration }; },
     }, log));
   }
+  const opcua = config.opcua.enabled ? new OpcuaStationServer({
+    config: config.opcua, station: pipeline.station, stateDir: config.stateDir, version: VERSION,
+    triggered: pipeline.trigger.type === "mqtt", stopping, facts,
+  }, log) : undefined;
+  if (opcua) sinks.push(opcua);
   return {
-    sinks, http, archive,
+    sinks, http, archive, opcua,
     frames: (verdict) => {
       const keep = policy.keeps(verdict);
       // The page's JPEG only while a page is open: a station nobody watches spends nothing on it.

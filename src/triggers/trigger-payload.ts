@@ -8,7 +8,8 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 export type TriggerParse = { ok: true; partId: string; recipe?: string } | { ok: false; reason: string };
 
-function checkPartId(id: string): string | undefined {
+/** Why a part id cannot be used, or undefined; the same rules for every trigger source. */
+export function checkPartId(id: string): string | undefined {
   if (id.length === 0) return "the part id is empty";
   if (id.length > MAX_PART_ID_LENGTH) return `the part id is longer than ${MAX_PART_ID_LENGTH} characters`;
   if (CONTROL.test(id)) return "the part id contains control characters";

@@ -112,9 +112,9 @@ function renderStrips(rebuild = false) {
   }
 }
 
-/** At most two renderings a second, whatever the line's rate: the newest part, the counters, the strips, the charts. */
-const RENDER_MS = 500;
-const NEW_TILES = 6;
+/** At most one rendering a second, whatever the line's rate: the newest part, the counters, the strips, the charts. */
+const RENDER_MS = 1000;
+const NEW_TILES = 4;
 let renderTimer = null;
 let lastRender = 0;
 function scheduleRender() {
