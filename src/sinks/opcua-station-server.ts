@@ -14,6 +14,7 @@ import type { Logger } from "pino";
 import { Subject } from "rxjs";
 
 import type { DaemonConfig } from "../config/daemon-config.js";
+import { UserError } from "../errors/user-error.js";
 import type { PartOutcome } from "../pipeline/part.js";
 import { checkPartId } from "../triggers/trigger-payload.js";
 import type { VerdictKind } from "../verdict/verdict.js";
@@ -115,7 +116,12 @@ export class OpcuaStationServer implements OutcomeSink {
     });
     await this.server.initialize();
     const namespaceIndex = this.buildAddressSpace();
-    await this.server.start();
+    try {
+      await this.server.start();
+    } catch (err) {
+      throw new UserError(`opcua: cannot listen on ${config.host ?? "all addresses"}, port ${config.port} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}). ` +
+        "Choose another opcua.port, or stop what uses it.");
+    }
     this.log.info({ endpoint: this.endpointUrl, namespace: OPCUA_NAMESPACE, namespaceIndex, anonymous: config.allowAnonymous, users: users.length,
       securityModes: config.securityModes }, `OPC UA server on ${this.endpointUrl}`);
   }
@@ -207,8 +213,11 @@ export class OpcuaStationServer implements OutcomeSink {
       minimumSamplingInterval: 50, value: text(() => !this.needs.triggered ? "ContinuousExecution" : this.waiting.size > 0 ? "SingleExecution" : "Ready") });
 
     const resultReady = addressSpace.findEventType("ResultReadyEventType", mv)!;
+    // Looked up once: a lookup by name per part and field would cost more than the event itself.
+    const dataTypes = new Map(["ResultIdDataType", "PartIdDataType", "JobIdDataType", "RecipeIdInternalDataType", "ConfigurationIdDataType",
+      "ProcessingTimesDataType"].map((name) => [name, addressSpace.findDataType(name, mv)!]));
     const structure = (name: string, fields: Record<string, unknown>) => new Variant({ dataType: DataType.ExtensionObject,
-      value: addressSpace.constructExtensionObject(addressSpace.findDataType(name, mv)!, fields) });
+      value: addressSpace.constructExtensionObject(dataTypes.get(name)!, fields) });
     const configuration = (id: string) => structure("ConfigurationIdDataType", { id });
     this.raise = (outcome) => {
       const decided = new Date(outcome.decidedAt);

@@ -85,6 +85,9 @@ describe("OPC UA server", () => {
       expect(value.RegionCount).toBe((published.regions as unknown[]).length);
       expect((value.OkCount as number) + (value.NgCount as number)).toBe(1);
       expect(read.some((r) => r.value.dataType === DataType.ByteString)).toBe(false);
+      const states = await session.read(["VisionSystem.VisionStateMachine.CurrentState",
+        "VisionSystem.VisionStateMachine.OperationalStateMachine.CurrentState"].map((n) => ({ nodeId: id(n), attributeId: AttributeIds.Value })));
+      expect(states.map((r) => (r.value.value as { text: string }).text)).toEqual(["Operational", "Ready"]);
 
       // Bad input: a Bad status, a log line, and the station goes on.
       const wrongType = await call(42, DataType.Int32);
