@@ -100,7 +100,8 @@ export class OpcuaStationServer implements OutcomeSink {
       automaticallyAcceptUnknownCertificate: false });
     this.server = new opcua.OPCUAServer({
       port: config.port,
-      ...(config.host ? { host: config.host } : {}),
+      // Bound to one address, the endpoints a client is told of name that address, not the host name.
+      ...(config.host ? { host: config.host, hostname: config.host } : {}),
       nodeset_filename: [nodesets.standard, nodesets.di, nodesets.machineVision],
       serverCertificateManager: certificates,
       userCertificateManager: userCertificates,

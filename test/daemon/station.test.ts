@@ -320,11 +320,13 @@ describe("inspector run", () => {
     expect(run.status, run.stderr).toBe(0);
     const report = JSON.parse(run.stdout);
     expect(Object.keys(report)).toEqual(["station", "bundle", "provider", "parts", "warmup", "stagesMs", "endToEndMs", "perPartMs",
-      "partsPerSecond", "mainThreadMsPerPart", "mainThreadCpuMsPerPart", "peakRssMb", "rssMb", "bare", "ratio", "paceMs", "latencyRatio", "torch", "errors", "date"]);
+      "partsPerSecond", "mainThreadMsPerPart", "mainThreadCpuMsPerPart", "processCpuMsPerPart", "peakRssMb", "rssMb", "bare", "ratio", "paceMs", "latencyRatio", "torch", "errors", "date"]);
     expect(report.rssMb.atEnd).toBeGreaterThan(0);
     expect(report.mainThreadMsPerPart).toBeGreaterThan(0);
     // Linux: read from /proc; a handful of parts may fall inside one 10 ms clock tick.
     expect(report.mainThreadCpuMsPerPart).toBeGreaterThanOrEqual(0);
+    // Every thread: at least the main thread's share, and inference's besides.
+    expect(report.processCpuMsPerPart).toBeGreaterThan(0);
     expect(report.rssMb.afterTenth).toBeGreaterThan(0);
     // The tiny bundle was trained here, so its weights are at hand for the PyTorch comparison.
     expect(Object.keys(report.torch)).toEqual(["runMs", "threads", "version", "speedup"]);
