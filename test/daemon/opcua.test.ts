@@ -130,6 +130,38 @@ describe("OPC UA server", () => {
     }
   });
 
+  it("refuses Trigger on a continuous station with BadInvalidState, and still serves its results", async () => {
+    const port = await freePort();
+    const dir = mkdtempSync(path.join(tmpdir(), "inspector-opcua-continuous-"));
+    const { pipelineFile, configFile } = writeStation(dir, {
+      station: "cell4", bundle: path.join(REPO, "models", "demo"), source: { type: "synthetic", size: 256, seed: 5 },
+      trigger: { type: "continuous", minIntervalMs: 100 }, heatmap: { enabled: false },
+    }, { mqtt: { embedded: { port: await freePort() } }, stateDir: path.join(dir, "state"),
+      opcua: { enabled: true, port, host: "127.0.0.1", allowAnonymous: true } });
+    const daemon = startDaemon(pipelineFile, configFile);
+    const client = OPCUAClient.create({ endpointMustExist: false, connectionStrategy: { maxRetry: 2, initialDelay: 200 } });
+    try {
+      await daemon.waitForLog(/station running/);
+      await client.connect(`opc.tcp://127.0.0.1:${port}`);
+      const session = await client.createSession();
+      const ns = (await session.readNamespaceArray()).indexOf(NS);
+      const result = await session.call({ objectId: `ns=${ns};s=Inspector`, methodId: `ns=${ns};s=Inspector.Trigger`,
+        inputArguments: [{ dataType: DataType.String, value: "P-1" }] });
+      expect(result.statusCode).toBe(StatusCodes.BadInvalidState);
+      const read = async (name: string) => (await session.read({ nodeId: `ns=${ns};s=${name}`, attributeId: AttributeIds.Value })).value.value as unknown;
+      const counter = async () => read("Inspector.ResultCounter") as Promise<number>;
+      const first = await counter();
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      expect(await counter()).toBeGreaterThan(first);
+      expect(((await read("VisionSystem.VisionStateMachine.OperationalStateMachine.CurrentState")) as { text: string }).text).toBe("ContinuousExecution");
+      await session.close();
+    } finally {
+      await client.disconnect().catch(() => undefined);
+      daemon.child.kill("SIGTERM");
+      expect(await daemon.exited).toBe(0);
+    }
+  });
+
   it("refuses a configuration nobody could log in with, short or missing passwords, and None on one list only", () => {
     const dir = mkdtempSync(path.join(tmpdir(), "inspector-opcua-config-"));
     const load = (opcua: object) => {
