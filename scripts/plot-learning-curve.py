@@ -55,6 +55,8 @@ def main() -> None:
         ax.set_title(title)
         ax.set_xlabel("student epochs")
         ax.set_xscale("log", base=2)
+        ticks = sorted({e for points in lines.values() for e, _ in points})
+        ax.set_xticks(ticks, [str(t) for t in ticks])
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     fig.suptitle("Students' learning curve on the carved validation data (magnetic tile)")
