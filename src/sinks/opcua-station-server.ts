@@ -21,7 +21,6 @@ import type { VerdictKind } from "../verdict/verdict.js";
 import type { OutcomeSink } from "./outcome-sink.js";
 
 type Opcua = typeof import("node-opcua");
-type Nodesets = typeof import("node-opcua-nodesets");
 
 /** Our namespace: the same on every station, so one PLC program fits them all (its index: look it up by URI). */
 export const OPCUA_NAMESPACE = "urn:inspector:station";
@@ -87,7 +86,6 @@ export class OpcuaStationServer implements OutcomeSink {
     debug.setDebugLogger(() => undefined);
     debug.setTraceLogger(() => undefined);
     const opcua = this.opcua = require("node-opcua") as Opcua;
-    const { nodesets } = require("node-opcua-nodesets") as Nodesets;
     const { config, stateDir, version } = this.needs;
     const users = config.users;
     const certificates = new opcua.OPCUACertificateManager({
@@ -102,7 +100,8 @@ export class OpcuaStationServer implements OutcomeSink {
       port: config.port,
       // Bound to one address, the endpoints a client is told of name that address, not the host name.
       ...(config.host ? { host: config.host, hostname: config.host } : {}),
-      nodeset_filename: [nodesets.standard, nodesets.di, nodesets.machineVision],
+      // node-opcua's own copy of the node sets: no second, undeclared dependency to keep in step.
+      nodeset_filename: [opcua.nodesets.standard, opcua.nodesets.di, opcua.nodesets.machineVision],
       serverCertificateManager: certificates,
       userCertificateManager: userCertificates,
       securityPolicies: config.securityPolicies.map((p) => opcua.SecurityPolicy[p]),
