@@ -80,9 +80,14 @@ class MobileNetV2Trunk(nn.Module):
 
     def feature_map(self, x: torch.Tensor) -> torch.Tensor:
         """Keras's input convention, [-1, 1] per channel, in; block_10_project_BN out (N, 96, H/16, W/16)."""
+        return self.block_map(x, len(self.blocks) - 1)
+
+    def block_map(self, x: torch.Tensor, block: int) -> torch.Tensor:
+        """Keras's input convention in; the output of block_<block> (0 = expanded_conv) out, the
+        dense target of teacher pre-training with --distill-target block_<block>."""
         x = F.relu6(self.conv1_bn(self.conv1(F.pad(x, (0, 1, 0, 1)))))
-        for block in self.blocks:
-            x = block(x)
+        for block_module in self.blocks[:block + 1]:
+            x = block_module(x)
         return x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

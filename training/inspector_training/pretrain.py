@@ -1,4 +1,5 @@
-"""Teacher pre-training on natural images: Lm + Lc (self-supervised), plus Lk when a ResNet-18 is given."""
+"""Teacher pre-training on natural images: Lm + Lc (self-supervised), plus Lk when a pretrained
+network is given — per patch (the paper's pooled target) or per position (dense_distillation.py)."""
 from __future__ import annotations
 
 import csv
@@ -12,7 +13,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from . import checkpoints, method
+from . import checkpoints, dense_distillation, method
 from .devices import cpu_state, describe, resolve_device
 from .errors import UserError
 from .images import expand_image_list, find_images, read_all
@@ -22,6 +23,7 @@ from .teacher_data import PatchSampler
 from .teacher_file import TEACHER_FORMAT, TEACHER_VERSION, load_teacher, teacher_path
 from . import teacher_quality
 from .distillers import load_distiller
+from .mobilenet_v2 import MobileNetV2Trunk
 from .resnet18 import FEATURES
 
 MIN_PHOTOS = 2
@@ -82,33 +84,46 @@ def pretrain_scale(args: Namespace, patch_size: int, photos: list, held_photos: 
     torch.manual_seed(args.seed + patch_size)
     network = PatchNetwork(config)
     distiller = load_distiller(Path(args.distill_from)) if args.distill_from else None
-    # the FC layer of Lk, dropped afterwards
-    projection = nn.Linear(config.descriptor_size, distiller.features if distiller is not None else FEATURES)
+    dense_block = dense_target_block(args, distiller)
+    target = dense_distillation.DenseTarget(distiller, dense_block) if dense_block is not None else None
+    # the FC layer of Lk (a 1×1 convolution when dense), dropped afterwards
+    if target is not None:
+        projection: nn.Module = nn.Conv2d(config.descriptor_size, target.channels, 1)
+    else:
+        projection = nn.Linear(config.descriptor_size, distiller.features if distiller is not None else FEATURES)
     network.to(device)
     projection.to(device)
     if distiller is not None:
         distiller.to(device)
+    if target is not None:
+        target.to(device)
     params = list(network.parameters()) + (list(projection.parameters()) if distiller else [])
     optimiser = torch.optim.Adam(params, lr=args.lr, weight_decay=args.weight_decay)
     step, elapsed = 0, 0.0
     checkpoint_file = run_dir / "checkpoint.pt"
     final_file = teacher_path(out, patch_size)
-    def require_same_config(found: dict, source: Path) -> None:
-        if found != config.to_dict():
-            raise UserError("RESUME_MISMATCH", f"{source}: made with {found}, this run asks for {config.to_dict()}. "
+    def require_same_config(found: dict, source: Path, found_target: str = "pooled") -> None:
+        if found != config.to_dict() or found_target != args.distill_target:
+            raise UserError("RESUME_MISMATCH", f"{source}: made with {found} and --distill-target {found_target}, this "
+                            f"run asks for {config.to_dict()} and --distill-target {args.distill_target}. "
                             f"Use the same settings, or delete {source} (and {run_dir}) to start over.")
 
+    target_fitted = False
     if checkpoint_file.exists():
         state = checkpoints.load(checkpoint_file)
-        require_same_config(state["config"], checkpoint_file)
+        require_same_config(state["config"], checkpoint_file, state.get("distill_target", "pooled"))
         network.load_state_dict(state["state_dict"])
         projection.load_state_dict(state["projection"])
+        if target is not None:
+            target.mean.copy_(state["target_mean"])
+            target.std.copy_(state["target_std"])
+            target_fitted = True
         optimiser.load_state_dict(state["optimiser"])
         step, elapsed, source, fresh = state["step"], state["elapsed"], checkpoint_file, False
     elif final_file.exists():
         # A committed teacher carries weights but no optimiser state: continue from it.
         _, blob = load_teacher(final_file, patch_size)
-        require_same_config(blob["config"], final_file)
+        require_same_config(blob["config"], final_file, blob["settings"].get("distill_target") or "pooled")
         network.load_state_dict(blob["state_dict"])
         step, elapsed, source, fresh = blob["step"], blob["settings"].get("seconds", 0.0), final_file, True
     if step:
@@ -117,6 +132,9 @@ def pretrain_scale(args: Namespace, patch_size: int, photos: list, held_photos: 
         emit("resumed", patch_size=patch_size, step=step, source=str(source), optimiser="fresh" if fresh else "restored")
 
     sampler = PatchSampler(photos, patch_size, seed=args.seed + patch_size + step)
+    pictures = dense_distillation.PictureSampler(photos, seed=args.seed + patch_size + step) if target else None
+    if target is not None and not target_fitted:
+        target.fit(pictures, args.batch, device)
     losses_file = run_dir / "losses.csv"
     if step == 0 or not losses_file.exists():
         with open(losses_file, "w", newline="") as handle:
@@ -128,23 +146,30 @@ def pretrain_scale(args: Namespace, patch_size: int, photos: list, held_photos: 
     started = time.monotonic() - elapsed
 
     def save_checkpoint() -> None:
+        dense = {"target_mean": target.mean.cpu(), "target_std": target.std.cpu()} if target is not None else {}
         checkpoints.save({"config": config.to_dict(), "state_dict": cpu_state(network),
                           "projection": cpu_state(projection), "optimiser": optimiser.state_dict(),
-                          "step": step, "elapsed": time.monotonic() - started},
+                          "step": step, "elapsed": time.monotonic() - started,
+                          "distill_target": args.distill_target, **dense},
                          checkpoint_file, 4 * checkpoints.state_bytes(network))
 
     while step < args.steps and not stop.requested:
-        anchor, positive, negative = sampler.triplets(args.batch)
-        batch = torch.cat([anchor, positive, negative]).to(device)
-        descriptors = network(batch, "patch").flatten(1)
-        a, p, n = descriptors.split(args.batch)
-        l_m = method.triplet_loss(a, p, n, args.margin)
-        l_c = method.compactness_loss(descriptors)
-        l_k = torch.zeros(())
-        if distiller is not None:
-            with torch.no_grad():
-                target = distiller(batch)
-            l_k = method.distillation_loss(projection(descriptors), target)
+        if target is not None:
+            small, large = pictures.batch(args.batch)
+            l_k, l_c = dense_distillation.losses(network, projection, target, small.to(device), large.to(device))
+            l_m = torch.zeros(())
+        else:
+            anchor, positive, negative = sampler.triplets(args.batch)
+            batch = torch.cat([anchor, positive, negative]).to(device)
+            descriptors = network(batch, "patch").flatten(1)
+            a, p, n = descriptors.split(args.batch)
+            l_m = method.triplet_loss(a, p, n, args.margin)
+            l_c = method.compactness_loss(descriptors)
+            l_k = torch.zeros(())
+            if distiller is not None:
+                with torch.no_grad():
+                    pooled = distiller(batch)
+                l_k = method.distillation_loss(projection(descriptors), pooled)
         loss = args.lambda_m * l_m + args.lambda_c * l_c + args.lambda_k * l_k
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
@@ -162,6 +187,8 @@ def pretrain_scale(args: Namespace, patch_size: int, photos: list, held_photos: 
     save_checkpoint()
     seconds = time.monotonic() - started
     network.cpu()  # the quality check and the teacher file are made on the CPU, as they are used
+    if target is not None:
+        target.cpu()
     plot_losses(losses_file, run_dir / "losses.png", f"teacher p={patch_size} pre-training")
 
     # Quality on held-out photos, against a random network of the same shape.
@@ -173,10 +200,17 @@ def pretrain_scale(args: Namespace, patch_size: int, photos: list, held_photos: 
     quality = {"trained": teacher_quality.measure(network, held),
                "random_init": teacher_quality.measure(baseline, held),
                "held_out_images": len(held_photos)}
+    if target is not None:
+        # R² of the block's map from the descriptors, on crops of the held-out photos
+        for key, measured in (("trained", network), ("random_init", baseline)):
+            quality[key]["explained_variance"] = dense_distillation.explained_variance(
+                measured, target, dense_distillation.PictureSampler(held_photos, seed=BASELINE_SEED), args.batch)
     settings = {
         "steps": step, "batch_triplets": args.batch, "lr": args.lr, "weight_decay": args.weight_decay,
-        "margin": args.margin, "lambda_m": args.lambda_m, "lambda_c": args.lambda_c,
+        "margin": args.margin, "lambda_m": args.lambda_m if target is None else 0.0, "lambda_c": args.lambda_c,
         "lambda_k": args.lambda_k if distiller else 0.0, "distill_from": args.distill_from,
+        "distill_target": args.distill_target if distiller else None,
+        "input_normalisation": "per-image" if target is not None else "imagenet",
         "images": len(photos), "seed": args.seed, "seconds": round(seconds, 1),
         "threads": torch.get_num_threads(), "torch": torch.__version__, "device": describe(device),
         "parameters": count_parameters(network),
@@ -189,6 +223,24 @@ def pretrain_scale(args: Namespace, patch_size: int, photos: list, held_photos: 
     (out / f"teacher_p{patch_size}.json").write_text(json.dumps(summary, indent=2) + "\n")
     emit("teacher", **summary)
     return summary
+
+
+def dense_target_block(args: Namespace, distiller: nn.Module | None) -> int | None:
+    """The MobileNetV2 block of --distill-target block_N, None for the pooled target; or why not."""
+    try:
+        block = dense_distillation.parse_target(args.distill_target)
+    except ValueError:
+        raise UserError("BAD_OPTION", f"--distill-target {args.distill_target!r}: give pooled, or block_N with N "
+                        "from 0 to 10 (a MobileNetV2 block, e.g. block_5 for p=33, block_9 for p=65).")
+    if block is None:
+        return None
+    if distiller is None or not isinstance(distiller, MobileNetV2Trunk):
+        raise UserError("BAD_OPTION", f"--distill-target {args.distill_target} needs --distill-from naming the "
+                        "MobileNetV2 trunk written by `inspector convert-mobilenet` (docs/training.md).")
+    if not 0 <= block < len(distiller.blocks):
+        raise UserError("BAD_OPTION", f"--distill-target {args.distill_target}: the MobileNetV2 trunk has blocks "
+                        f"block_0 to block_{len(distiller.blocks) - 1}.")
+    return block
 
 
 def run(args: Namespace) -> None:

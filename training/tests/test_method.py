@@ -79,3 +79,12 @@ def test_hard_fraction_sends_gradient_only_to_the_chosen_positions():
     method.student_loss(student, torch.zeros(1, 1, 2, 2), 0.5).backward()
     # d/ds of (s3² + s4²)/2 = s: only the two worst positions move
     assert student.grad.flatten().tolist() == pytest.approx([0.0, 0.0, 3.0, 4.0])
+
+
+def test_dense_distillation_loss_is_per_position_squared_distance():
+    from inspector_training.dense_distillation import positions
+    projected = torch.tensor([[[[1.0, 0.0]], [[2.0, 3.0]]]])  # (1, 2 channels, 1, 2 positions)
+    target = torch.zeros_like(projected)
+    assert positions(projected).tolist() == [[1.0, 2.0], [0.0, 3.0]]
+    # position 1: 1² + 2² = 5, position 2: 0² + 3² = 9, mean 7
+    assert method.distillation_loss(positions(projected), positions(target)).item() == 7.0

@@ -11,6 +11,7 @@ from PIL import Image, ImageDraw
 from inspector_training import mobilenet_v2, pretrain, teacher_file
 from inspector_training.__main__ import main
 from inspector_training.distillers import load_distiller
+from inspector_training.errors import UserError
 from conftest import cli_args
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,3 +94,48 @@ def test_distiller_files_are_checked(tmp_path, photos, capsys):
     assert main(["pretrain-teacher", "--images", str(photos), "--out", str(tmp_path / "o"), "--steps", "1",
                  "--scales", "17", "--distill-from", str(other)]) == 2
     assert "distiller architecture 'vgg'" in capsys.readouterr().err
+
+
+DENSE = ["--distill-target", "block_5", "--lambda-m", "0", "--batch", "2", "--width", "0.125",
+         "--descriptor-size", "16", "--eval-triplets", "8", "--threads", "2", "--checkpoint-every", "1",
+         "--log-every", "1", "--scales", "33"]
+
+
+@needs_nsfwjs
+def test_dense_distillation_learns_resumes_and_reports_explained_variance(distiller_file, photos, tmp_path):
+    trunk = load_distiller(distiller_file)
+    x = torch.rand(1, 3, 64, 64) * 2 - 1
+    assert torch.equal(trunk.block_map(x, 10), trunk.feature_map(x))
+    assert trunk.block_map(x, 5).shape == (1, 32, 8, 8)  # stride 8
+    args = ["pretrain-teacher", "--images", str(photos), "--out", str(tmp_path),
+            "--distill-from", str(distiller_file), *DENSE]
+    pretrain.run(cli_args(*args, "--steps", "2"))
+    first = torch.load(tmp_path / "p33-run" / "checkpoint.pt")
+    assert first["distill_target"] == "block_5" and first["target_mean"].shape == (32,)
+    pretrain.run(cli_args(*args, "--steps", "3"))
+    resumed = torch.load(tmp_path / "p33-run" / "checkpoint.pt")
+    assert resumed["step"] == 3 and torch.equal(resumed["target_std"], first["target_std"])
+    rows = list(csv.DictReader(open(tmp_path / "p33-run" / "losses.csv")))
+    assert [int(r["step"]) for r in rows] == [1, 2, 3]
+    assert float(rows[-1]["distillation"]) > 0 and float(rows[-1]["triplet"]) == 0
+    _, blob = teacher_file.load_teacher(tmp_path / "teacher_p33.pt", 33)
+    assert blob["settings"]["distill_target"] == "block_5" and blob["settings"]["input_normalisation"] == "per-image"
+    for key in ("trained", "random_init"):
+        assert 0 <= blob["quality"][key]["explained_variance"] <= 1
+    with pytest.raises(UserError, match="--distill-target block_9"):  # a resumed run keeps its target
+        pretrain.run(cli_args(*[v if v != "block_5" else "block_9" for v in args], "--steps", "4"))
+
+
+def test_dense_targets_are_checked(tmp_path, photos, capsys):
+    base = ["pretrain-teacher", "--images", str(photos), "--out", str(tmp_path / "o"), "--steps", "1", "--scales", "17"]
+    assert main([*base, "--distill-target", "block_5"]) == 2
+    assert "needs --distill-from naming the MobileNetV2 trunk" in capsys.readouterr().err
+    assert main([*base, "--distill-target", "layer3"]) == 2
+    assert "give pooled, or block_N" in capsys.readouterr().err
+
+
+@needs_nsfwjs
+def test_dense_target_beyond_the_trunk_is_named(tmp_path, photos, capsys, distiller_file):
+    assert main(["pretrain-teacher", "--images", str(photos), "--out", str(tmp_path / "o"), "--steps", "1",
+                 "--scales", "17", "--distill-from", str(distiller_file), "--distill-target", "block_11"]) == 2
+    assert "has blocks block_0 to block_10" in capsys.readouterr().err
