@@ -6,6 +6,12 @@ setting. Writes maps for `inspector eval --maps` (float32 TIFF, <defect>/<name>.
 
     scripts/nn-probe.py DATA_DIR OUT_DIR [--fit squash|scale] [--size 128] [--scale 0.5]
                         [--normalisation imagenet|per-image] [--teachers models/teachers] [--bank 30000]
+                        [--mobilenet FILE --blocks 5,9 --size 256]
+
+With --mobilenet (the trunk from `inspector convert-mobilenet`), the descriptors are that
+ImageNet network's block maps instead of a teacher's (3×3-averaged, the later blocks upsampled to
+the first one's grid and concatenated, PatchCore-style): the ceiling a teacher distilled from
+those blocks (`pretrain-teacher --distill-target`) could reach.
     node bin/inspector.js eval --maps OUT_DIR --data DATA_DIR
 """
 from __future__ import annotations
@@ -21,6 +27,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "training"))
+from inspector_training.dense_distillation import TARGET_POOL, UNIT_MEAN, UNIT_STD  # noqa: E402
+from inspector_training.distillers import load_distiller  # noqa: E402
 from inspector_training.fused import normalise_input  # noqa: E402
 from inspector_training.images import find_images  # noqa: E402
 from inspector_training.teacher_file import load_teacher, teacher_path  # noqa: E402
@@ -39,6 +47,20 @@ def model_input(path: Path, args: argparse.Namespace) -> tuple[torch.Tensor, tup
     return normalise_input(image.expand(1, 3, -1, -1), args.normalisation), gray.shape
 
 
+class MobileNetBlocks(torch.nn.Module):
+    def __init__(self, trunk: torch.nn.Module, blocks: list[int], normalisation: str):
+        super().__init__()
+        self.trunk, self.blocks = trunk, blocks
+        if normalisation != "per-image":
+            raise SystemExit("--mobilenet takes --normalisation per-image (as dense distillation feeds it)")
+
+    def forward(self, x: torch.Tensor, mode: str) -> torch.Tensor:
+        keras = (x * UNIT_STD + UNIT_MEAN) * 2 - 1
+        maps = [F.avg_pool2d(self.trunk.block_map(keras, b), TARGET_POOL, 1, TARGET_POOL // 2) for b in self.blocks]
+        grid = maps[0].shape[-2:]
+        return torch.cat([F.interpolate(m, size=grid, mode="bilinear", align_corners=False) for m in maps], 1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data", type=Path)
@@ -51,9 +73,14 @@ def main() -> None:
     parser.add_argument("--patch-size", type=int, default=33)
     parser.add_argument("--bank", type=int, default=30000, help="good descriptors kept (a random sample)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--mobilenet", type=Path, help="probe this MobileNetV2 trunk's block maps instead")
+    parser.add_argument("--blocks", default="5,9", help="with --mobilenet: the blocks, finest first")
     args = parser.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
-    teacher, _ = load_teacher(teacher_path(Path(args.teachers), args.patch_size), args.patch_size)
+    if args.mobilenet:
+        teacher = MobileNetBlocks(load_distiller(args.mobilenet), [int(b) for b in args.blocks.split(",")], args.normalisation)
+    else:
+        teacher, _ = load_teacher(teacher_path(Path(args.teachers), args.patch_size), args.patch_size)
     teacher.eval()
     with torch.no_grad():
         bank = torch.cat([teacher(model_input(f, args)[0], "strided")[0].flatten(1).t() for f in find_images(args.data)])

@@ -162,7 +162,11 @@ def run(args: Namespace) -> None:
         raise UserError("TOO_FEW_IMAGES", f"{good}: found {len(files)} image(s), at least {args.min_images} are "
                         f"needed (a few dozen good parts or more give reliable students). Add images of good parts.")
     for patch_size in args.scales:
-        load_teacher(teacher_path(Path(args.teachers), patch_size), patch_size)  # fail before hours of training
+        _, blob = load_teacher(teacher_path(Path(args.teachers), patch_size), patch_size)  # fail before hours of training
+        if blob["settings"].get("input_normalisation") == "per-image" and args.normalisation != "per-image":
+            emit("warning", code="TEACHER_NORMALISATION", message=f"the p={patch_size} teacher was distilled on "
+                 f"per-image normalised pictures, but --normalisation {args.normalisation} was asked for: its "
+                 "descriptors will be off. Leave --normalisation at per-image.")
     raw, kept, all_gray = read_all(files, args.skip_corrupt, None)
     if len(kept) < args.min_images:
         raise UserError("TOO_FEW_IMAGES", f"{good}: only {len(kept)} readable image(s) left, at least "
