@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "training"))
-from inspector_training.dense_distillation import TARGET_POOL, UNIT_MEAN, UNIT_STD  # noqa: E402
+from inspector_training.dense_distillation import pooled_block_map  # noqa: E402
 from inspector_training.distillers import load_distiller  # noqa: E402
 from inspector_training.fused import normalise_input  # noqa: E402
 from inspector_training.images import find_images  # noqa: E402
@@ -50,13 +50,10 @@ def model_input(path: Path, args: argparse.Namespace) -> tuple[torch.Tensor, tup
 class MobileNetBlocks(torch.nn.Module):
     def __init__(self, trunk: torch.nn.Module, blocks: list[int], normalisation: str):
         super().__init__()
-        self.trunk, self.blocks = trunk, blocks
-        if normalisation != "per-image":
-            raise SystemExit("--mobilenet takes --normalisation per-image (as dense distillation feeds it)")
+        self.trunk, self.blocks, self.normalisation = trunk, blocks, normalisation
 
     def forward(self, x: torch.Tensor, mode: str) -> torch.Tensor:
-        keras = (x * UNIT_STD + UNIT_MEAN) * 2 - 1
-        maps = [F.avg_pool2d(self.trunk.block_map(keras, b), TARGET_POOL, 1, TARGET_POOL // 2) for b in self.blocks]
+        maps = [pooled_block_map(self.trunk, x, b, self.normalisation) for b in self.blocks]
         grid = maps[0].shape[-2:]
         return torch.cat([F.interpolate(m, size=grid, mode="bilinear", align_corners=False) for m in maps], 1)
 

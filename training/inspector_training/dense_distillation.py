@@ -24,21 +24,27 @@ import torch.nn.functional as F
 
 from . import method
 from .fused import normalise_input
-from .mobilenet_v2 import MobileNetV2Trunk
+from .mobilenet_v2 import BLOCKS, MobileNetV2Trunk
 from .networks import PatchNetwork
 
 TEACHER_SIDE = 128       # the default bundle input (--size 128)
 DISTILLER_ZOOM = 2       # MobileNetV2 sees a 300-px tile at about its own resolution
 CROP_RANGE = (160, 768)
 GRAY_SHARE = 0.5         # line cameras are often monochrome
-# Per-image-normalised pixels into MobileNetV2's [0, 1] range with ImageNet's typical mean and
-# contrast, then Keras's 2x − 1.
-UNIT_MEAN, UNIT_STD = 0.45, 0.226
 TARGET_POOL = 3          # a 3×3 mean of the target, as PatchCore aggregates a neighbourhood
 STATISTICS_BATCHES = 10
 COMPACTNESS_POSITIONS = 1024
 QUALITY_BATCHES = 4
 RIDGE = 1e-3
+
+
+@torch.no_grad()
+def pooled_block_map(trunk: MobileNetV2Trunk, pictures: torch.Tensor, block: int,
+                     normalisation: str = "per-image") -> torch.Tensor:
+    """Block `block`'s map of normalised pictures, 3×3-averaged: the target before standardisation
+    (and what scripts/nn-probe.py --mobilenet searches)."""
+    block_map = trunk.block_map(trunk.keras_input(pictures, normalisation), block)
+    return F.avg_pool2d(block_map, TARGET_POOL, 1, TARGET_POOL // 2)
 
 
 def parse_target(text: str) -> int | None:
@@ -85,7 +91,7 @@ class DenseTarget(nn.Module):
         super().__init__()
         self.distiller = distiller.eval().requires_grad_(False)
         self.block = block
-        channels = distiller.block_map(torch.zeros(1, 3, 32, 32), block).shape[1]
+        channels = BLOCKS[block][1]
         self.register_buffer("mean", torch.zeros(channels))
         self.register_buffer("std", torch.ones(channels))
 
@@ -94,19 +100,15 @@ class DenseTarget(nn.Module):
         return len(self.mean)
 
     @torch.no_grad()
-    def raw(self, large: torch.Tensor) -> torch.Tensor:
-        keras = (large * UNIT_STD + UNIT_MEAN) * 2 - 1
-        return F.avg_pool2d(self.distiller.block_map(keras, self.block), TARGET_POOL, 1, TARGET_POOL // 2)
-
-    @torch.no_grad()
     def fit(self, sampler: PictureSampler, batch: int, device: torch.device) -> None:
-        maps = torch.cat([self.raw(sampler.batch(batch)[1].to(device)) for _ in range(STATISTICS_BATCHES)])
+        maps = torch.cat([pooled_block_map(self.distiller, sampler.batch(batch)[1].to(device), self.block)
+                          for _ in range(STATISTICS_BATCHES)])
         self.mean.copy_(maps.mean((0, 2, 3)))
         self.std.copy_(maps.std((0, 2, 3)).clamp_min(1e-3))
 
     @torch.no_grad()
     def forward(self, large: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
-        target = method.normalise_teacher(self.raw(large), self.mean, self.std)
+        target = method.normalise_teacher(pooled_block_map(self.distiller, large, self.block), self.mean, self.std)
         if target.shape[-2:] != grid:
             target = F.interpolate(target, size=grid, mode="area" if target.shape[-1] > grid[-1] else "bilinear")
         return target
@@ -127,11 +129,21 @@ def losses(network: PatchNetwork, projection: nn.Module, target: DenseTarget, sm
     return l_k, method.compactness_loss(flat[torch.randperm(len(flat))[:COMPACTNESS_POSITIONS]])
 
 
+def linear_r2(x: torch.Tensor, y: torch.Tensor) -> float:
+    """R² of y (n, K) from x (n, D) by ridge regression with a bias, fitted on the same rows."""
+    x, y = x.double(), y.double()
+    x = torch.cat([x - x.mean(0), torch.ones(len(x), 1, dtype=x.dtype)], 1)
+    gram = x.t() @ x
+    ridge = RIDGE * gram.diagonal().mean() * torch.eye(len(gram), dtype=x.dtype)
+    residual = (y - x @ torch.linalg.solve(gram + ridge, x.t() @ y)).pow(2).sum()
+    return 1 - (residual / (y - y.mean(0)).pow(2).sum()).item()
+
+
 @torch.no_grad()
 def explained_variance(network: PatchNetwork, target: DenseTarget, sampler: PictureSampler, batch: int) -> float:
-    """How much of the standardised target a linear map of the descriptors explains (R², fitted by
-    ridge regression on the same held-out positions): the teacher's quality, comparable between a
-    trained and a random network since neither's projection is used."""
+    """How much of the standardised target a linear map of the descriptors explains on held-out
+    pictures: the teacher's quality, comparable between a trained and a random network since
+    neither's projection is used."""
     network.eval()
     xs, ys = [], []
     for _ in range(QUALITY_BATCHES):
@@ -139,10 +151,4 @@ def explained_variance(network: PatchNetwork, target: DenseTarget, sampler: Pict
         descriptors = network(small, "strided")
         xs.append(positions(descriptors))
         ys.append(positions(target(large, tuple(descriptors.shape[-2:]))))
-    x, y = torch.cat(xs).double(), torch.cat(ys).double()
-    x = torch.cat([x - x.mean(0), torch.ones(len(x), 1, dtype=x.dtype)], 1)
-    gram = x.t() @ x
-    weights = torch.linalg.solve(gram + RIDGE * gram.diagonal().mean() * torch.eye(len(gram), dtype=x.dtype), x.t() @ y)
-    residual = (y - x @ weights).pow(2).sum()
-    total = (y - y.mean(0)).pow(2).sum()
-    return round(1 - (residual / total).item(), 4)
+    return round(linear_r2(torch.cat(xs), torch.cat(ys)), 4)

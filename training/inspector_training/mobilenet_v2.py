@@ -28,6 +28,9 @@ ARCHITECTURE = "mobilenet_v2_block10"
 INPUT_SIDE = 224
 BN_EPS = 1e-3  # Keras's default; PyTorch's is 1e-5
 FEATURES = 96
+# Per-image-normalised pictures (mean 0, std 1) are given ImageNet's typical mean and contrast in
+# the [0, 1] range before Keras's 2x − 1.
+PER_IMAGE_UNIT_MEAN, PER_IMAGE_UNIT_STD = 0.45, 0.226
 # (expansion, output channels, stride) of Keras's blocks expanded_conv, block_1 … block_10
 BLOCKS = [(1, 16, 1), (6, 24, 2), (6, 24, 1), (6, 32, 2), (6, 32, 1), (6, 32, 1),
           (6, 64, 2), (6, 64, 1), (6, 64, 1), (6, 64, 1), (6, 96, 1)]
@@ -90,10 +93,18 @@ class MobileNetV2Trunk(nn.Module):
             x = block_module(x)
         return x
 
+    def keras_input(self, x: torch.Tensor, normalisation: str = "imagenet") -> torch.Tensor:
+        """Our normalised pictures ("imagenet" or "per-image", as fused.normalise_input makes them)
+        back to 0–1, then Keras's 2x − 1."""
+        if normalisation == "per-image":
+            unit = x * PER_IMAGE_UNIT_STD + PER_IMAGE_UNIT_MEAN
+        else:
+            unit = x * self.imagenet_std + self.imagenet_mean
+        return unit * 2 - 1
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.interpolate(x, size=(INPUT_SIDE, INPUT_SIDE), mode="bilinear", align_corners=False)
-        unit = x * self.imagenet_std + self.imagenet_mean  # back to 0–1: Keras's MobileNetV2 wants 2x − 1
-        return self.feature_map(unit * 2 - 1).mean((2, 3))
+        return self.feature_map(self.keras_input(x)).mean((2, 3))
 
 
 def keras_names(trunk: MobileNetV2Trunk) -> dict[str, str]:

@@ -131,10 +131,13 @@ def pretrain_scale(args: Namespace, patch_size: int, photos: list, held_photos: 
         torch.manual_seed(args.seed + step)
         emit("resumed", patch_size=patch_size, step=step, source=str(source), optimiser="fresh" if fresh else "restored")
 
-    sampler = PatchSampler(photos, patch_size, seed=args.seed + patch_size + step)
-    pictures = dense_distillation.PictureSampler(photos, seed=args.seed + patch_size + step) if target else None
-    if target is not None and not target_fitted:
-        target.fit(pictures, args.batch, device)
+    # Each loss draws its own kind of sample: triplets of patches, or whole pictures when dense.
+    if target is None:
+        sampler, pictures = PatchSampler(photos, patch_size, seed=args.seed + patch_size + step), None
+    else:
+        sampler, pictures = None, dense_distillation.PictureSampler(photos, seed=args.seed + patch_size + step)
+        if not target_fitted:
+            target.fit(pictures, args.batch, device)
     losses_file = run_dir / "losses.csv"
     if step == 0 or not losses_file.exists():
         with open(losses_file, "w", newline="") as handle:

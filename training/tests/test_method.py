@@ -88,3 +88,15 @@ def test_dense_distillation_loss_is_per_position_squared_distance():
     assert positions(projected).tolist() == [[1.0, 2.0], [0.0, 3.0]]
     # position 1: 1² + 2² = 5, position 2: 0² + 3² = 9, mean 7
     assert method.distillation_loss(positions(projected), positions(target)).item() == 7.0
+
+
+def test_linear_r2_is_one_for_a_linear_target_and_near_zero_for_an_unrelated_one():
+    from inspector_training.dense_distillation import linear_r2
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(4000, 6, generator=generator)
+    weights = torch.randn(6, 3, generator=generator)
+    assert linear_r2(x, x @ weights + 2.0) == pytest.approx(1.0, abs=1e-3)
+    # a third of the target's variance is noise the descriptors do not hold
+    noisy = x @ weights / (weights.pow(2).sum(0).sqrt()) + torch.randn(4000, 3, generator=generator) * 0.5 ** 0.5
+    assert linear_r2(x, noisy) == pytest.approx(2 / 3, abs=0.03)
+    assert linear_r2(x, torch.randn(4000, 3, generator=generator)) == pytest.approx(0.0, abs=0.01)
