@@ -358,13 +358,15 @@ describe("inspector run", () => {
     const pacedDir = stationDir("bench-paced");
     const paced = writeStation(pacedDir, { station: "paced", bundle, source: { type: "folder", path: parts },
       trigger: { type: "continuous", minIntervalMs: 150 } }, {});
-    const pacedRun = spawnSync(process.execPath, [CLI, "bench", "--pipeline", paced.pipelineFile, "--paced", "--parts", "3", "--warmup", "1",
+    const pacedRun = spawnSync(process.execPath, [CLI, "bench", "--pipeline", paced.pipelineFile, "--paced", "--parts", "6", "--warmup", "1",
       "--json"], { encoding: "utf8" });
     expect(pacedRun.status, pacedRun.stderr).toBe(0);
     const pacedReport = JSON.parse(pacedRun.stdout);
     expect(pacedReport.paceMs).toBe(150);
-    // Parts one every 150 ms: the time between verdicts is the pace, not the station's speed.
-    expect(pacedReport.perPartMs.median).toBeGreaterThanOrEqual(140);
+    // Parts are triggered one every 150 ms, so two verdicts lie 150 ms apart give or take how much
+    // longer one part took than the other: never closer than the pace less the slowest part's
+    // trigger-to-verdict time (a loaded CI machine stretches that, not the pace).
+    expect(pacedReport.perPartMs.median).toBeGreaterThanOrEqual(150 - pacedReport.endToEndMs.max - 1);
     expect(pacedReport.latencyRatio).toBeGreaterThan(0);
   });
 
