@@ -15,22 +15,18 @@ as bundles normalise parts by default (mean 0, std 1).
 """
 from __future__ import annotations
 
-import random
-
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from . import method
-from .fused import normalise_input
 from .mobilenet_v2 import BLOCKS, MobileNetV2Trunk
 from .networks import PatchNetwork
+from .photo_crops import PictureSampler
 
 TEACHER_SIDE = 128       # the default bundle input (--size 128)
 DISTILLER_ZOOM = 2       # MobileNetV2 sees a 300-px tile at about its own resolution
-CROP_RANGE = (160, 768)
-GRAY_SHARE = 0.5         # line cameras are often monochrome
 TARGET_POOL = 3          # a 3×3 mean of the target, as PatchCore aggregates a neighbourhood
 STATISTICS_BATCHES = 10
 COMPACTNESS_POSITIONS = 1024
@@ -56,32 +52,9 @@ def parse_target(text: str) -> int | None:
     raise ValueError(text)
 
 
-class PictureSampler:
+def picture_sampler(images: list[np.ndarray], seed: int = 0) -> PictureSampler:
     """Pairs of the same crop: teacher-sized and distiller-sized, both normalised per image."""
-
-    def __init__(self, images: list[np.ndarray], seed: int = 0):
-        if not images:
-            raise ValueError("no images")
-        self.images = [torch.from_numpy(np.array(image, copy=True)).permute(2, 0, 1).float() for image in images]
-        self.rng = random.Random(seed)
-
-    def batch(self, count: int) -> tuple[torch.Tensor, torch.Tensor]:
-        small, large = [], []
-        for _ in range(count):
-            image = self.images[self.rng.randrange(len(self.images))]
-            height, width = image.shape[1:]
-            limit = min(height, width)
-            side = self.rng.randint(min(CROP_RANGE[0], limit), min(CROP_RANGE[1], limit))
-            y, x = self.rng.randrange(height - side + 1), self.rng.randrange(width - side + 1)
-            crop = image[None, :, y:y + side, x:x + side]
-            if self.rng.random() < GRAY_SHARE:
-                crop = crop.mean(1, keepdim=True).expand(1, 3, -1, -1)
-            if self.rng.random() < 0.5:
-                crop = crop.flip(3)
-            for out, side_out in ((small, TEACHER_SIDE), (large, TEACHER_SIDE * DISTILLER_ZOOM)):
-                out.append(F.interpolate(crop, size=(side_out, side_out), mode="bilinear", antialias=True,
-                                         align_corners=False))
-        return normalise_input(torch.cat(small), "per-image"), normalise_input(torch.cat(large), "per-image")
+    return PictureSampler(images, (TEACHER_SIDE, TEACHER_SIDE * DISTILLER_ZOOM), seed)
 
 
 class DenseTarget(nn.Module):

@@ -61,6 +61,17 @@ def student_loss(student_out: torch.Tensor, target: torch.Tensor, hard_fraction:
     return per_position.topk(count).values.mean()
 
 
+def penalty_loss(student_out: torch.Tensor) -> torch.Tensor:
+    """‖S(P)‖² summed over channels, averaged over positions, on a picture P unrelated to the parts.
+
+    EfficientAD's penalty (Batzner et al., WACV 2024): the normalised teacher is zero-mean on good
+    parts, so a student pulled to zero on unrelated pictures keeps its regression of the teacher
+    to what it saw as good instead of generalising it to anything, defects included. Scaled as
+    student_loss is, so that one weight compares the two.
+    """
+    return student_out.pow(2).sum(1).mean()
+
+
 def error_and_variance(students: list[torch.Tensor], target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """e = ‖mean_i S_i − t‖², v = mean_i ‖S_i‖² − ‖mean_i S_i‖²; each (N, 1, H, W)."""
     stacked = torch.stack(students, 0)

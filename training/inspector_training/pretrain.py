@@ -135,7 +135,7 @@ def pretrain_scale(args: Namespace, patch_size: int, photos: list, held_photos: 
     if target is None:
         sampler, pictures = PatchSampler(photos, patch_size, seed=args.seed + patch_size + step), None
     else:
-        sampler, pictures = None, dense_distillation.PictureSampler(photos, seed=args.seed + patch_size + step)
+        sampler, pictures = None, dense_distillation.picture_sampler(photos, seed=args.seed + patch_size + step)
         if not target_fitted:
             target.fit(pictures, args.batch, device)
     losses_file = run_dir / "losses.csv"
@@ -207,7 +207,7 @@ def pretrain_scale(args: Namespace, patch_size: int, photos: list, held_photos: 
         # R² of the block's map from the descriptors, on crops of the held-out photos
         for key, measured in (("trained", network), ("random_init", baseline)):
             quality[key]["explained_variance"] = dense_distillation.explained_variance(
-                measured, target, dense_distillation.PictureSampler(held_photos, seed=BASELINE_SEED), args.batch)
+                measured, target, dense_distillation.picture_sampler(held_photos, seed=BASELINE_SEED), args.batch)
     settings = {
         "steps": step, "batch_triplets": args.batch, "lr": args.lr, "weight_decay": args.weight_decay,
         "margin": args.margin, "lambda_m": args.lambda_m if target is None else 0.0, "lambda_c": args.lambda_c,

@@ -22,14 +22,16 @@ from .devices import cpu_state, describe, resolve_device
 from .errors import UserError
 from .export import export_bundle
 from .fused import FusedModel, ScaleHead, normalise_input
-from .images import find_images, fingerprint, read_all
+from .images import expand_image_list, find_images, fingerprint, read_all
 from .networks import PatchNetwork
+from .photo_crops import PictureSampler
 from .teacher_file import load_teacher, teacher_path
 from .progress import Progress, StopFlag, emit
 
 FEW_IMAGES_WARNING = 30
 STD_FLOOR_RELATIVE = 1e-2
 STATE_DIR = "training"
+PENALTY_MAX_SIDE = 1024  # crops of 160–768 px are cut from the photos; larger ones only cost memory
 
 
 def prepare_images(images: list[np.ndarray], size: int, colour: str, normalisation: str = "imagenet") -> torch.Tensor:
@@ -79,15 +81,36 @@ def training_window(teacher: PatchNetwork, batch: torch.Tensor, crop: int, rng: 
     return padded[:, :, y:y + extent, x:x + extent]
 
 
+def penalty_photos(args: Namespace) -> tuple[list[np.ndarray], str | None]:
+    """The unrelated pictures of the students' penalty (--penalty-images: an image list file such as
+    models/teachers/photos.txt, or a folder), and a fingerprint of them; none without the option."""
+    if not args.penalty_images:
+        return [], None
+    if args.penalty_weight < 0:
+        raise UserError("BAD_OPTION", f"--penalty-weight {args.penalty_weight}: must be 0 or more (1 is EfficientAD's).")
+    source = Path(args.penalty_images)
+    if not source.exists():
+        raise UserError("PENALTY_IMAGES_MISSING", f"--penalty-images {source}: no such file or folder. Give an image "
+                        "list file (e.g. models/teachers/photos.txt) or a folder of photographs unrelated to the parts.")
+    files = expand_image_list(source) if source.is_file() else find_images(source, recursive=True)
+    photos, kept, _ = read_all(files, args.skip_corrupt, PENALTY_MAX_SIDE)
+    if not photos:
+        raise UserError("PENALTY_IMAGES_MISSING", f"--penalty-images {source}: no readable image found. "
+                        "Install the photographs it lists (see models/teachers/README.md) or give another folder.")
+    return photos, fingerprint(kept, source.parent if source.is_file() else source)
+
+
 def train_scale(args: Namespace, patch_size: int, images: torch.Tensor, stop: StopFlag,
-                state_dir: Path, device: torch.device = torch.device("cpu")) -> ScaleHead:
+                state_dir: Path, device: torch.device = torch.device("cpu"),
+                penalty: list[np.ndarray] | None = None, colour: str = "rgb") -> ScaleHead:
     teacher, _ = load_teacher(teacher_path(Path(args.teachers), patch_size), patch_size)
     teacher.requires_grad_(False).to(device)
     config = teacher.config
     checkpoint_file = state_dir / f"students_p{patch_size}.pt"
     settings = {"students": args.students, "epochs": args.epochs, "size": args.size, "batch": args.batch, "crop": args.crop,
                 "lr": args.lr, "weight_decay": args.weight_decay, "seed": args.seed,
-                "normalisation": args.normalisation, "hard_fraction": args.hard_fraction}
+                "normalisation": args.normalisation, "hard_fraction": args.hard_fraction,
+                **({"penalty_weight": args.penalty_weight} if penalty else {})}
     torch.manual_seed(args.seed * 1000 + patch_size)
     students = [PatchNetwork(config).to(device) for _ in range(args.students)]
     optimisers = [torch.optim.Adam(s.parameters(), lr=args.lr, weight_decay=args.weight_decay) for s in students]
@@ -113,6 +136,10 @@ def train_scale(args: Namespace, patch_size: int, images: torch.Tensor, stop: St
                          checkpoint_file, 3 * args.students * checkpoints.state_bytes(teacher))
 
     rng = random.Random(args.seed * 7919 + patch_size + epoch)
+    # Its own generator, so that training without the penalty sees the same windows as before.
+    pictures = PictureSampler(penalty, (images.shape[-1],), args.seed * 7919 + patch_size + epoch, args.normalisation,
+                              1.0 if colour == "gray" else 0.5) if penalty else None
+    penalty_rng = random.Random(args.seed * 104729 + patch_size + epoch)
     steps_per_epoch = (len(images) + args.batch - 1) // args.batch
     progress = Progress(f"students p={patch_size}", args.epochs * steps_per_epoch, epoch * steps_per_epoch)
     stride = teacher.stride
@@ -129,8 +156,12 @@ def train_scale(args: Namespace, patch_size: int, images: torch.Tensor, stop: St
             window = training_window(teacher, batch, args.crop, rng)
             with torch.no_grad():
                 target = method.normalise_teacher(teacher.strided_padded(window), mean_on_device, std_on_device)
+            unrelated = training_window(teacher, pictures.batch(len(batch))[0].to(device), args.crop, penalty_rng) \
+                if pictures else None
             for student, optimiser in zip(students, optimisers):
                 loss = method.student_loss(student.strided_padded(window), target, args.hard_fraction)
+                if unrelated is not None:
+                    loss = loss + args.penalty_weight * method.penalty_loss(student.strided_padded(unrelated))
                 optimiser.zero_grad(set_to_none=True)
                 loss.backward()
                 optimiser.step()
@@ -177,6 +208,7 @@ def run(args: Namespace) -> None:
     colour = decide_colour(args.colour, all_gray)
     images = prepare_images(raw, args.size, colour, args.normalisation)
     del raw
+    penalty, penalty_fingerprint = penalty_photos(args)
     out = Path(args.out)
     state_dir = out / STATE_DIR
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -186,7 +218,7 @@ def run(args: Namespace) -> None:
     emit("start", images=len(kept), colour=colour, scales=args.scales, students=args.students, epochs=args.epochs,
          device=describe(device))
     for patch_size in args.scales:
-        head = train_scale(args, patch_size, images, stop, state_dir, device)
+        head = train_scale(args, patch_size, images, stop, state_dir, device, penalty, colour)
         if head is None:
             emit("stopped", message="stopped at the last whole-epoch checkpoint; rerun the same command to resume")
             raise SystemExit(130)
@@ -197,6 +229,8 @@ def run(args: Namespace) -> None:
     training = {"students": args.students, "epochs": args.epochs, "batch": args.batch, "crop": args.crop, "lr": args.lr,
                 "weight_decay": args.weight_decay, "seed": args.seed, "strided_training": True,
                 "normalisation": args.normalisation, "hard_fraction": args.hard_fraction,
+                "penalty": {"images": str(args.penalty_images), "photos": len(penalty), "weight": args.penalty_weight,
+                            "fingerprint": penalty_fingerprint} if penalty else None,
                 "seconds": round(time.monotonic() - started, 1), "threads": torch.get_num_threads(),
                 "torch": torch.__version__, "device": describe(device), "dataset": dataset,
                 "teachers": {str(p): _teacher_summary(Path(args.teachers), p) for p in args.scales}}

@@ -100,3 +100,13 @@ def test_linear_r2_is_one_for_a_linear_target_and_near_zero_for_an_unrelated_one
     noisy = x @ weights / (weights.pow(2).sum(0).sqrt()) + torch.randn(4000, 3, generator=generator) * 0.5 ** 0.5
     assert linear_r2(x, noisy) == pytest.approx(2 / 3, abs=0.03)
     assert linear_r2(x, torch.randn(4000, 3, generator=generator)) == pytest.approx(0.0, abs=0.01)
+
+
+def test_penalty_loss_is_the_students_squared_output_per_position():
+    # two channels at two positions: 1² + 2² = 5 and 0² + 3² = 9, mean 7
+    student = torch.tensor([[[[1.0, 0.0]], [[2.0, 3.0]]]]).requires_grad_()
+    loss = method.penalty_loss(student)
+    assert loss.item() == 7.0
+    loss.backward()
+    # d/ds of (Σ s²)/positions = 2s/2 = s: the student is pulled to zero, the teacher's mean on good parts
+    assert student.grad.flatten().tolist() == [1.0, 0.0, 2.0, 3.0]

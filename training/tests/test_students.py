@@ -185,3 +185,45 @@ def test_normalisation_and_hard_fraction_are_recorded_and_exported(tmp_path, goo
     imagenet = FusedModel({33: model.heads["33"]}, "strided", "imagenet")
     assert not torch.allclose(imagenet(image)[0], imagenet(image + 60)[0], rtol=1e-2)  # what it replaces
     assert train(good_images, tmp_path / "b2", tiny_teachers, "--hard-fraction", "0") == 2
+
+
+def _output_on(bundle, pictures):
+    head = FusedModel.from_state(torch.load(bundle / "training" / "fused.pt")).heads["33"]
+    with torch.no_grad():
+        return sum(float(s(pictures, "strided").pow(2).sum(1).mean()) for s in head.students)
+
+
+def test_penalty_pulls_students_to_zero_on_unrelated_pictures(tmp_path, good_images, tiny_teachers, photos, capsys):
+    from inspector_training.photo_crops import PictureSampler
+    from inspector_training.images import find_images, read_all
+    plain, penalised = tmp_path / "plain", tmp_path / "penalised"
+    common = ("--scales", "33", "--mode", "strided", "--normalisation", "per-image", "--epochs", "3")
+    assert train(good_images, plain, tiny_teachers, *common) == 0
+    (tmp_path / "photos.txt").write_text(f"# unrelated pictures\n{photos}/*.png\n")
+    assert train(good_images, penalised, tiny_teachers, *common, "--penalty-images", str(tmp_path / "photos.txt"),
+                 "--penalty-weight", "5") == 0
+    manifest = json.loads((penalised / "manifest.json").read_text())
+    assert manifest["training"]["penalty"]["photos"] == 6 and manifest["training"]["penalty"]["weight"] == 5
+    assert json.loads((plain / "manifest.json").read_text())["training"]["penalty"] is None
+    # Crops the students never saw: the penalised ones answer them closer to zero.
+    photos_read, _, _ = read_all(find_images(photos), False)
+    pictures = PictureSampler(photos_read, (40,), seed=99, gray_share=1.0).batch(8)[0]
+    assert _output_on(penalised, pictures) < 0.8 * _output_on(plain, pictures)
+    # Resuming with another weight would mix two recipes in one set of students.
+    capsys.readouterr()
+    assert train(good_images, penalised, tiny_teachers, *common[:-2], "--epochs", "4", "--penalty-images", str(photos),
+                 "--penalty-weight", "1") == 2
+    assert "made with other settings" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option,expected", [
+    (("--penalty-images", "/nonexistent/photos"), "--penalty-images /nonexistent/photos: no such file or folder"),
+    (("--penalty-images", "EMPTY"), "no readable image found"),
+    (("--penalty-images", "PHOTOS", "--penalty-weight", "-1"), "--penalty-weight -1.0: must be 0 or more"),
+])
+def test_bad_penalty_options_are_named(tmp_path, good_images, tiny_teachers, photos, capsys, option, expected):
+    (tmp_path / "empty").mkdir()
+    option = tuple(str(tmp_path / "empty") if o == "EMPTY" else str(photos) if o == "PHOTOS" else o for o in option)
+    assert train(good_images, tmp_path / "b", tiny_teachers, "--scales", "33", *option) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err
