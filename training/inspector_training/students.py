@@ -32,6 +32,9 @@ FEW_IMAGES_WARNING = 30
 STD_FLOOR_RELATIVE = 1e-2
 STATE_DIR = "training"
 PENALTY_MAX_SIDE = 1024  # crops of 160–768 px are cut from the photos; larger ones only cost memory
+# The photographs teachers are pre-trained on (from Debian packages): unrelated to any part.
+SHIPPED_PHOTO_LIST = Path(__file__).resolve().parents[2] / "models" / "teachers" / "photos.txt"
+PHOTO_PACKAGES = "mate-backgrounds lomiri-wallpapers-16.04 python3-skimage"
 
 
 def prepare_images(images: list[np.ndarray], size: int, colour: str, normalisation: str = "imagenet") -> torch.Tensor:
@@ -82,21 +85,25 @@ def training_window(teacher: PatchNetwork, batch: torch.Tensor, crop: int, rng: 
 
 
 def penalty_photos(args: Namespace) -> tuple[list[np.ndarray], str | None]:
-    """The unrelated pictures of the students' penalty (--penalty-images: an image list file such as
-    models/teachers/photos.txt, or a folder), and a fingerprint of them; none without the option."""
-    if not args.penalty_images:
+    """The unrelated pictures of the students' penalty (--penalty-images: `default`, the shipped
+    models/teachers/photos.txt; an image list file; a folder; or `none`) and a fingerprint of them."""
+    if args.penalty_images == "none":
         return [], None
     if args.penalty_weight < 0:
         raise UserError("BAD_OPTION", f"--penalty-weight {args.penalty_weight}: must be 0 or more (1 is EfficientAD's).")
-    source = Path(args.penalty_images)
+    shipped = args.penalty_images == "default"
+    source = SHIPPED_PHOTO_LIST if shipped else Path(args.penalty_images)
     if not source.exists():
         raise UserError("PENALTY_IMAGES_MISSING", f"--penalty-images {source}: no such file or folder. Give an image "
                         "list file (e.g. models/teachers/photos.txt) or a folder of photographs unrelated to the parts.")
     files = expand_image_list(source) if source.is_file() else find_images(source, recursive=True)
     photos, kept, _ = read_all(files, args.skip_corrupt, PENALTY_MAX_SIDE)
     if not photos:
-        raise UserError("PENALTY_IMAGES_MISSING", f"--penalty-images {source}: no readable image found. "
-                        "Install the photographs it lists (see models/teachers/README.md) or give another folder.")
+        raise UserError("PENALTY_IMAGES_MISSING", f"--penalty-images {args.penalty_images}: no readable image found"
+                        + (f" ({source} lists photographs from Debian packages: `sudo apt-get install {PHOTO_PACKAGES}`"
+                           ", which `make setup` does)" if shipped else "")
+                        + ". Install them, give --penalty-images a folder of photographs unrelated to the parts, or "
+                        "--penalty-images none to train without the penalty (the recipe before 2026-12-03).")
     return photos, fingerprint(kept, source.parent if source.is_file() else source)
 
 

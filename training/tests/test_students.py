@@ -198,7 +198,7 @@ def test_penalty_pulls_students_to_zero_on_unrelated_pictures(tmp_path, good_ima
     from inspector_training.images import find_images, read_all
     plain, penalised = tmp_path / "plain", tmp_path / "penalised"
     common = ("--scales", "33", "--mode", "strided", "--normalisation", "per-image", "--epochs", "3")
-    assert train(good_images, plain, tiny_teachers, *common) == 0
+    assert train(good_images, plain, tiny_teachers, *common, "--penalty-images", "none") == 0
     (tmp_path / "photos.txt").write_text(f"# unrelated pictures\n{photos}/*.png\n")
     assert train(good_images, penalised, tiny_teachers, *common, "--penalty-images", str(tmp_path / "photos.txt"),
                  "--penalty-weight", "5") == 0
@@ -227,3 +227,14 @@ def test_bad_penalty_options_are_named(tmp_path, good_images, tiny_teachers, pho
     assert train(good_images, tmp_path / "b", tiny_teachers, "--scales", "33", *option) == 2
     err = capsys.readouterr().err
     assert expected in err and "Traceback" not in err
+
+
+def test_default_penalty_photos_missing_says_what_to_install(tmp_path, good_images, tiny_teachers, capsys, monkeypatch):
+    from inspector_training import students
+    listed = tmp_path / "photos.txt"
+    listed.write_text("/nonexistent/backgrounds/*.jpg\n")
+    monkeypatch.setattr(students, "SHIPPED_PHOTO_LIST", listed)
+    assert train(good_images, tmp_path / "b", tiny_teachers, "--scales", "33") == 2
+    err = capsys.readouterr().err
+    assert "sudo apt-get install mate-backgrounds" in err and "--penalty-images none" in err
+    assert train(good_images, tmp_path / "b", tiny_teachers, "--scales", "33", "--penalty-images", "none") == 0
