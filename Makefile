@@ -4,7 +4,8 @@ PYTHON ?= /usr/bin/python3
 APT_PACKAGES := python3-torch python3-numpy python3-pil python3-matplotlib python3-pytest libopencv-dev mosquitto openssl
 # Photographs unrelated to any part (models/teachers/photos.txt): the students' penalty in the
 # default training recipe, and teacher pre-training. Installed where the distribution has them
-# (lomiri-wallpapers-16.04 is in Debian 12, not in JetPack's Ubuntu 22.04).
+# (lomiri-wallpapers-16.04 is in Debian 12, not in JetPack's Ubuntu 22.04), without an apt-get
+# update on every run for one it lacks.
 PHOTO_APT_PACKAGES := mate-backgrounds lomiri-wallpapers-16.04 python3-skimage
 # Only the tests drive a browser (the station page), with Debian's Chromium: never one downloaded.
 TEST_APT_PACKAGES := chromium
@@ -28,10 +29,10 @@ apt apt-test: PACKAGES = $(APT_PACKAGES)
 apt-test: PACKAGES += $(TEST_APT_PACKAGES)
 apt apt-test:
 	@missing=$$(for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	photos=$$(for p in $(PHOTO_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	absent() { for p in $(PHOTO_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || { apt-cache show $$p >/dev/null 2>&1 && echo $$p; }; done; }; \
+	photos=$$(absent); \
 	if [ -n "$$missing$$photos" ]; then \
-	  $(SUDO) apt-get update -q && \
-	  photos=$$(for p in $$photos; do apt-cache show $$p >/dev/null 2>&1 && echo $$p; done); \
+	  $(SUDO) apt-get update -q && photos=$$(absent) && \
 	  echo "installing Debian packages:" $$missing $$photos; \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing $$photos; \
 	fi
