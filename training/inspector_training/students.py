@@ -125,8 +125,11 @@ def train_scale(args: Namespace, patch_size: int, images: torch.Tensor, stop: St
     if checkpoint_file.exists():
         state = checkpoints.load(checkpoint_file)
         if state["settings"] != {**settings, "epochs": state["settings"]["epochs"]} or state["config"] != config.to_dict():
-            raise UserError("RESUME_MISMATCH", f"{checkpoint_file}: made with other settings ({state['settings']}). "
-                            f"Use the same settings, or delete {state_dir} to start over.")
+            differing = sorted(k for k in {*settings, *state["settings"]} - {"epochs"}
+                               if settings.get(k) != state["settings"].get(k))
+            raise UserError("RESUME_MISMATCH", f"{checkpoint_file}: made with other settings ({state['settings']}; "
+                            f"now different: {', '.join(differing) or 'the teacher'}; a run from before the penalty "
+                            f"resumes with --penalty-images none). Use the same settings, or delete {state_dir} to start over.")
         for student, optimiser, s_state, o_state in zip(students, optimisers, state["students"], state["optimisers"]):
             student.load_state_dict(s_state)
             optimiser.load_state_dict(o_state)
