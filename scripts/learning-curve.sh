@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The students' learning curve on the carved validation data (issue 16 item 2): 256² inputs
-# trained on 128² crops, and 128², at 2 → 4 → 8 epochs, each evaluated with and without
+# trained on 128² crops, and 128², without and with the students' penalty, at 2 → 4 → 8 epochs, each evaluated with and without
 # per-position statistics. Resumable: raising --epochs continues a bundle's last checkpoint, and a
 # point whose metrics exist is skipped. Metrics in $OUT/curve-NAME-eE[-alike]/metrics.json.
 #   scripts/carve-validation.py ../shared/datasets/magnetic-tile/train/good /work/carved   # once
@@ -22,6 +22,9 @@ curve() { # NAME TRAIN-ARGS...
     node bin/inspector.js eval --bundle "$BUNDLES/carved-$name" --data "$CARVED" --statistics-images 500 --no-position-statistics --out "$out-alike"
   done
 }
-curve 256-crop128 --size 256 --crop 128
-curve 128
+# RESULTS section 8: the recipe before the students' penalty
+curve 256-crop128 --size 256 --crop 128 --penalty-images none
+curve 128 --penalty-images none
+# RESULTS section 10: the default recipe since, with the penalty
+curve 128-penalty
 echo CURVE-DONE
