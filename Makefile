@@ -4,7 +4,7 @@ PYTHON ?= /usr/bin/python3
 APT_PACKAGES := python3-torch python3-numpy python3-pil python3-matplotlib python3-pytest libopencv-dev mosquitto openssl
 # Photographs unrelated to any part (models/teachers/photos.txt): the students' penalty in the
 # default training recipe, and teacher pre-training. Installed where the distribution has them
-# (lomiri-wallpapers-16.04 is in Debian 12, not in JetPack's Ubuntu 22.04), without an apt-get
+# (lomiri-wallpapers-16.04 is in Debian 12; another distribution may lack it), without an apt-get
 # update on every run for one it lacks.
 PHOTO_APT_PACKAGES := mate-backgrounds lomiri-wallpapers-16.04 python3-skimage
 # Only the tests drive a browser (the station page), with Debian's Chromium: never one downloaded.

@@ -127,9 +127,12 @@ def train_scale(args: Namespace, patch_size: int, images: torch.Tensor, stop: St
         if state["settings"] != {**settings, "epochs": state["settings"]["epochs"]} or state["config"] != config.to_dict():
             differing = sorted(k for k in {*settings, *state["settings"]} - {"epochs"}
                                if settings.get(k) != state["settings"].get(k))
+            before_penalty = "penalty_weight" in differing and "penalty_weight" not in state["settings"]
             raise UserError("RESUME_MISMATCH", f"{checkpoint_file}: made with other settings ({state['settings']}; "
-                            f"now different: {', '.join(differing) or 'the teacher'}; a run from before the penalty "
-                            f"resumes with --penalty-images none). Use the same settings, or delete {state_dir} to start over.")
+                            f"now different: {', '.join(differing) or 'the teacher'}). "
+                            + ("It was trained without the students' penalty: add --penalty-images none to resume it, "
+                               if before_penalty else "Use the same settings, ")
+                            + f"or delete {state_dir} to start over.")
         for student, optimiser, s_state, o_state in zip(students, optimisers, state["students"], state["optimisers"]):
             student.load_state_dict(s_state)
             optimiser.load_state_dict(o_state)

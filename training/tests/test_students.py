@@ -214,6 +214,9 @@ def test_penalty_pulls_students_to_zero_on_unrelated_pictures(tmp_path, good_ima
     assert train(good_images, penalised, tiny_teachers, *common[:-2], "--epochs", "4", "--penalty-images", str(photos),
                  "--penalty-weight", "1") == 2
     assert "made with other settings" in (err := capsys.readouterr().err) and "now different: penalty_weight" in err
+    # A run from before the penalty is told the one option that resumes it.
+    assert train(good_images, plain, tiny_teachers, *common[:-2], "--epochs", "4") == 2
+    assert "add --penalty-images none to resume it" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("option,expected", [
