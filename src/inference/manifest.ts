@@ -10,6 +10,8 @@ const shape4 = z.tuple([z.number().int().positive(), z.number().int().positive()
 export const scaleSchema = z.object({
   patch_size: z.number().int().positive(),
   output_stride: z.number().int().positive(),
+  // Input pixel of the map's element 0 (MobileNetV2 block scales: stride − 1; patch networks: 0).
+  output_offset: z.number().int().nonnegative().default(0),
   output_shape: shape4,
   outputs: z.object({ error: z.string().min(1), variance: z.string().min(1) }),
   students: z.number().int().positive(),

@@ -27,12 +27,13 @@ export function standardisedScale(outputs: ScoreTensors, scale: ScaleInfo, stats
 }
 
 /**
- * A strided map's element i is the patch centred on input pixel i·stride, so it is upsampled with
- * dst(x) = src(x / stride) exactly (an inverse affine map), not with resize()'s centre alignment.
+ * A strided map's element i is the patch centred on input pixel i·stride + offset, so it is
+ * upsampled with dst(x) = src((x − offset) / stride) exactly (an inverse affine map), not with
+ * resize()'s centre alignment.
  */
-function toInputResolution(map: Mat, stride: number, width: number, height: number): Mat {
-  if (stride === 1) return map;
-  const inverse = new cv.Mat([[1 / stride, 0, 0], [0, 1 / stride, 0]], cv.CV_64F);
+export function toInputResolution(map: Mat, stride: number, width: number, height: number, offset = 0): Mat {
+  if (stride === 1 && offset === 0) return map;
+  const inverse = new cv.Mat([[1 / stride, 0, -offset / stride], [0, 1 / stride, -offset / stride]], cv.CV_64F);
   return freed(map.warpAffine(inverse, new cv.Size(width, height), cv.INTER_LINEAR + cv.WARP_INVERSE_MAP, cv.BORDER_REPLICATE), map);
 }
 
@@ -51,7 +52,8 @@ export function fusedMap(outputs: ScoreTensors, manifest: Manifest, scales: Cali
   let sum: Mat | undefined;
   for (const scale of manifest.scales) {
     const stats = scales[String(scale.patch_size)];
-    const upsampled = toInputResolution(standardisedScale(outputs, scale, stats), scale.output_stride, width, height);
+    const upsampled = toInputResolution(standardisedScale(outputs, scale, stats), scale.output_stride, width, height,
+      scale.output_offset);
     sum = sum ? freed(sum.add(upsampled), sum, upsampled) : upsampled;
   }
   return freed(sum!.convertTo(cv.CV_32F, 1 / manifest.scales.length), sum!);

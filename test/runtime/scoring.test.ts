@@ -10,10 +10,10 @@ import { renderHeatmap } from "../../src/verdict/heatmap.js";
 import { findRegions } from "../../src/verdict/regions.js";
 import { classify } from "../../src/verdict/verdict.js";
 
-function manifestWith(scales: { patch: number; stride: number; side: number }[], size: number): Manifest {
+function manifestWith(scales: { patch: number; stride: number; side: number; offset?: number }[], size: number): Manifest {
   return {
     input: { shape: [1, 3, size, size] },
-    scales: scales.map((s) => ({ patch_size: s.patch, output_stride: s.stride, output_shape: [1, 1, s.side, s.side],
+    scales: scales.map((s) => ({ patch_size: s.patch, output_stride: s.stride, output_offset: s.offset ?? 0, output_shape: [1, 1, s.side, s.side],
       outputs: { error: `e_${s.patch}`, variance: `v_${s.patch}` }, students: 2, width: 1 })),
   } as unknown as Manifest;
 }
@@ -44,6 +44,19 @@ describe("anomalyMap", () => {
     }
     // half-way between two strided samples: linear interpolation
     expect(map[0 * 16 + 2]).toBeCloseTo(((0 + 1) / 2 + 2) / 2, 5);
+  });
+
+  it("puts element i of a MobileNetV2 block map on input pixel i·stride + offset", () => {
+    const manifest = manifestWith([{ patch: 59, stride: 8, side: 4, offset: 7 }], 32);
+    const strided = Float32Array.from({ length: 16 }, (_, i) => i);
+    const outputs = { e_59: { data: strided, dims: [1, 1, 4, 4] }, v_59: { data: new Float32Array(16), dims: [1, 1, 4, 4] } };
+    const map = floatsOf(anomalyMap(outputs, manifest, { 59: unit }, { roiWidth: 32, roiHeight: 32, blurSigma: 0 }));
+    for (let i = 0; i < 4; i++) {
+      for (let j = 0; j < 4; j++) expect(map[(8 * i + 7) * 32 + 8 * j + 7]).toBeCloseTo(strided[i * 4 + j], 5);
+    }
+    // before the first element's pixel the map holds its value (replicated border)
+    expect(map[0]).toBeCloseTo(0, 5);
+    expect(map[7 * 32 + 11]).toBeCloseTo(0.5, 5);
   });
 
   it("standardises per position with good parts' statistics, their grid brought to the input size", () => {

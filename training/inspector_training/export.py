@@ -12,7 +12,7 @@ import torch
 from .errors import UserError
 from .fused import FusedModel
 from .images import sha256_file
-from .networks import output_stride
+from .trunk_scales import TrunkLevel
 
 BUNDLE_FORMAT = "inspector-bundle"
 BUNDLE_VERSION = 1
@@ -22,14 +22,12 @@ INPUT_NAME = "image"
 MIN_OPSET = 10  # dilated MaxPool of the dense network
 
 
-def output_size(size: int, patch_size: int, mode: str) -> int:
-    stride = 1 if mode == "dense" else output_stride(patch_size)
-    return -(-size // stride)
-
-
 def export_bundle(model: FusedModel, out: Path, size: int, colour: str, training: dict, opset: int = 13) -> Path:
     if opset < MIN_OPSET:
         raise UserError("OPSET_TOO_LOW", f"--opset {opset}: the dense network needs ONNX opset {MIN_OPSET} or later.")
+    if model.mode == "dense" and any(isinstance(h.teacher, TrunkLevel) for h in model.heads.values()):
+        raise UserError("DENSE_TRUNK", "--mode dense: the MobileNetV2 block scales (--imagenet-trunk) have no dense "
+                        "form; export them --mode strided.")
     out.mkdir(parents=True, exist_ok=True)
     model.eval()
     onnx_path = out / MODEL_FILE
@@ -46,17 +44,22 @@ def export_bundle(model: FusedModel, out: Path, size: int, colour: str, training
     except OSError as err:
         temporary.unlink(missing_ok=True)
         raise UserError("WRITE_FAILED", f"{onnx_path}: cannot write ({err.strerror}).")
+    with torch.no_grad():
+        shapes = [list(t.shape) for t in model(dummy)[::2]]
     scales = []
-    for p in model.patch_sizes:
-        side = output_size(size, p, model.mode)
+    for p, shape in zip(model.patch_sizes, shapes):
         head = model.heads[str(p)]
+        trunk = isinstance(head.teacher, TrunkLevel)
         scales.append({
             "patch_size": p,
-            "output_stride": 1 if model.mode == "dense" else output_stride(p),
-            "output_shape": [1, 1, side, side],
+            "output_stride": 1 if model.mode == "dense" else head.teacher.stride,
+            # Where element 0 of the map sits in input pixels (0: on pixel 0, as for patch networks).
+            "output_offset": head.teacher.offset if trunk else 0,
+            "output_shape": [1, 1, *shape[2:]],
             "outputs": {"error": f"e_{p}", "variance": f"v_{p}"},
             "students": len(head.students),
             "width": head.teacher.config.width,
+            **({"teacher": f"ImageNet MobileNetV2 (nsfwjs@4.4.0) up to block_{head.teacher.config.block}"} if trunk else {}),
         })
     descriptor = model.heads[str(model.patch_sizes[0])].teacher.config.descriptor_size
     manifest = {

@@ -12,10 +12,17 @@ import torch.nn as nn
 from . import method
 from .networks import Mode, NetworkConfig, PatchNetwork
 from .teacher_data import IMAGENET_MEAN, IMAGENET_STD
+from .trunk_scales import TrunkConfig, TrunkLevel
+
+
+def network_for(config: NetworkConfig | TrunkConfig) -> PatchNetwork | TrunkLevel:
+    """An untrained network of a scale's kind: a patch network, or a MobileNetV2 trunk cut at a block."""
+    return TrunkLevel(config) if isinstance(config, TrunkConfig) else PatchNetwork(config)
 
 
 class ScaleHead(nn.Module):
-    def __init__(self, teacher: PatchNetwork, students: list[PatchNetwork], mean: torch.Tensor, std: torch.Tensor):
+    def __init__(self, teacher: PatchNetwork | TrunkLevel, students: list[PatchNetwork | TrunkLevel],
+                 mean: torch.Tensor, std: torch.Tensor):
         super().__init__()
         self.teacher = teacher
         self.students = nn.ModuleList(students)
@@ -78,9 +85,9 @@ class FusedModel(nn.Module):
     def from_state(state: dict) -> "FusedModel":
         heads = {}
         for p, config in state["configs"].items():
-            cfg = NetworkConfig(**config)
-            students = [PatchNetwork(cfg) for _ in range(state["students"][p])]
-            heads[int(p)] = ScaleHead(PatchNetwork(cfg), students, torch.zeros(cfg.descriptor_size),
+            cfg = TrunkConfig(**config) if "block" in config else NetworkConfig(**config)
+            students = [network_for(cfg) for _ in range(state["students"][p])]
+            heads[int(p)] = ScaleHead(network_for(cfg), students, torch.zeros(cfg.descriptor_size),
                                       torch.ones(cfg.descriptor_size))
         model = FusedModel(heads, state["mode"], state.get("normalisation", "imagenet"))
         # Bundles made before per-image normalisation kept the ImageNet constants as buffers.

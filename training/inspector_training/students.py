@@ -21,11 +21,13 @@ from . import checkpoints, method
 from .devices import cpu_state, describe, resolve_device
 from .errors import UserError
 from .export import export_bundle
-from .fused import FusedModel, ScaleHead, normalise_input
+from .distillers import load_distiller
+from .fused import FusedModel, ScaleHead, network_for, normalise_input
 from .images import expand_image_list, find_images, fingerprint, read_all
 from .networks import PatchNetwork
 from .photo_crops import PictureSampler
 from .teacher_file import load_teacher, teacher_path
+from .trunk_scales import TRUNK_BLOCKS, TrunkConfig, TrunkLevel
 from .progress import Progress, StopFlag, emit
 
 FEW_IMAGES_WARNING = 30
@@ -107,19 +109,28 @@ def penalty_photos(args: Namespace) -> tuple[list[np.ndarray], str | None]:
     return photos, fingerprint(kept, source.parent if source.is_file() else source)
 
 
-def train_scale(args: Namespace, patch_size: int, images: torch.Tensor, stop: StopFlag,
+def scale_teacher(args: Namespace, scale: int) -> PatchNetwork | TrunkLevel:
+    """The frozen teacher of one scale: a patch size's teacher file, or with --imagenet-trunk the
+    trunk cut after block `scale`."""
+    if args.imagenet_trunk:
+        return TrunkLevel(TrunkConfig(scale), load_distiller(Path(args.imagenet_trunk)))
+    return load_teacher(teacher_path(Path(args.teachers), scale), scale)[0]
+
+
+def train_scale(args: Namespace, scale: int, images: torch.Tensor, stop: StopFlag,
                 state_dir: Path, device: torch.device = torch.device("cpu"),
                 penalty: list[np.ndarray] | None = None, colour: str = "rgb") -> ScaleHead:
-    teacher, _ = load_teacher(teacher_path(Path(args.teachers), patch_size), patch_size)
-    teacher.requires_grad_(False).to(device)
+    teacher = scale_teacher(args, scale)
+    teacher.eval().requires_grad_(False).to(device)
     config = teacher.config
+    patch_size = teacher.patch_size
     checkpoint_file = state_dir / f"students_p{patch_size}.pt"
     settings = {"students": args.students, "epochs": args.epochs, "size": args.size, "batch": args.batch, "crop": args.crop,
                 "lr": args.lr, "weight_decay": args.weight_decay, "seed": args.seed,
                 "normalisation": args.normalisation, "hard_fraction": args.hard_fraction,
                 **({"penalty_weight": args.penalty_weight} if penalty else {})}
     torch.manual_seed(args.seed * 1000 + patch_size)
-    students = [PatchNetwork(config).to(device) for _ in range(args.students)]
+    students = [network_for(config).to(device) for _ in range(args.students)]
     optimisers = [torch.optim.Adam(s.parameters(), lr=args.lr, weight_decay=args.weight_decay) for s in students]
     epoch, mean, std = 0, None, None
     if checkpoint_file.exists():
@@ -205,7 +216,8 @@ def run(args: Namespace) -> None:
     if len(files) < args.min_images:
         raise UserError("TOO_FEW_IMAGES", f"{good}: found {len(files)} image(s), at least {args.min_images} are "
                         f"needed (a few dozen good parts or more give reliable students). Add images of good parts.")
-    for patch_size in args.scales:
+    scales = trunk_blocks(args) if args.imagenet_trunk else args.scales
+    for patch_size in ([] if args.imagenet_trunk else args.scales):
         _, blob = load_teacher(teacher_path(Path(args.teachers), patch_size), patch_size)  # fail before hours of training
         if blob["settings"].get("input_normalisation") == "per-image" and args.normalisation != "per-image":
             emit("warning", code="TEACHER_NORMALISATION", message=f"the p={patch_size} teacher was distilled on "
@@ -221,21 +233,21 @@ def run(args: Namespace) -> None:
     colour = decide_colour(args.colour, all_gray)
     images = prepare_images(raw, args.size, colour, args.normalisation)
     del raw
-    penalty, penalty_fingerprint = penalty_photos(args)
+    penalty, penalty_fingerprint = penalty_photos(args) if not args.imagenet_trunk else ([], None)
     out = Path(args.out)
     state_dir = out / STATE_DIR
     state_dir.mkdir(parents=True, exist_ok=True)
     stop = StopFlag()
     started = time.monotonic()
     heads: dict[int, ScaleHead] = {}
-    emit("start", images=len(kept), colour=colour, scales=args.scales, students=args.students, epochs=args.epochs,
+    emit("start", images=len(kept), colour=colour, scales=scales, students=args.students, epochs=args.epochs,
          device=describe(device))
-    for patch_size in args.scales:
-        head = train_scale(args, patch_size, images, stop, state_dir, device, penalty, colour)
+    for scale in scales:
+        head = train_scale(args, scale, images, stop, state_dir, device, penalty, colour)
         if head is None:
             emit("stopped", message="stopped at the last whole-epoch checkpoint; rerun the same command to resume")
             raise SystemExit(130)
-        heads[patch_size] = head
+        heads[head.teacher.patch_size] = head
     model = FusedModel(heads, args.mode, args.normalisation)
     checkpoints.save(model.state(), state_dir / "fused.pt", 0)
     dataset = {"path": str(good.resolve()), "images": len(kept), "fingerprint": fingerprint(kept, good)}
@@ -246,9 +258,38 @@ def run(args: Namespace) -> None:
                             "fingerprint": penalty_fingerprint} if penalty else None,
                 "seconds": round(time.monotonic() - started, 1), "threads": torch.get_num_threads(),
                 "torch": torch.__version__, "device": describe(device), "dataset": dataset,
-                "teachers": {str(p): _teacher_summary(Path(args.teachers), p) for p in args.scales}}
+                "teachers": {str(p): _teacher_summary(Path(args.teachers), p) for p in args.scales}
+                if not args.imagenet_trunk else {str(h.teacher.patch_size): _trunk_summary(Path(args.imagenet_trunk), b)
+                                                 for b, h in zip(scales, heads.values())}}
     manifest_path = export_bundle(model, out, args.size, colour, training, args.opset)
     emit("done", path=str(out), manifest=str(manifest_path))
+
+
+def trunk_blocks(args: Namespace) -> list[int]:
+    """--blocks for --imagenet-trunk, checked before any image is read."""
+    try:
+        blocks = sorted({int(b) for b in args.blocks.split(",") if b.strip()})
+    except ValueError:
+        blocks = []
+    if not blocks or any(b not in TRUNK_BLOCKS for b in blocks):
+        raise UserError("BAD_OPTION", f"--blocks {args.blocks}: give MobileNetV2 block numbers from "
+                        f"{TRUNK_BLOCKS[0]} to {TRUNK_BLOCKS[-1]}, e.g. 5,9.")
+    if args.mode == "dense":
+        raise UserError("BAD_OPTION", "--imagenet-trunk with --mode dense: a MobileNetV2 block has no dense form; "
+                        "use --mode strided.")
+    if args.crop:
+        raise UserError("BAD_OPTION", "--imagenet-trunk with --crop: the block scales train on whole images; drop --crop.")
+    if args.normalisation != "per-image":
+        raise UserError("BAD_OPTION", "--imagenet-trunk needs --normalisation per-image (the trunk's input is mapped "
+                        "from it).")
+    load_distiller(Path(args.imagenet_trunk))  # a missing or foreign file fails now, not after the statistics
+    return blocks
+
+
+def _trunk_summary(path: Path, block: int) -> dict:
+    from .images import sha256_file
+    return {"file": str(path), "sha256": sha256_file(path), "block": block,
+            "source": torch.load(path, map_location="cpu").get("source")}
 
 
 def _teacher_summary(folder: Path, patch_size: int) -> dict:
