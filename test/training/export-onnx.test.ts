@@ -21,11 +21,24 @@ beforeAll(() => {
   ({ work, teachers, good } = tinyTrainingSetup("inspector-export-"));
 });
 
-describe.each(["dense", "strided"])("a %s bundle made by `inspector train`", (mode) => {
+/** A MobileNetV2 trunk file as `inspector convert-mobilenet` writes one, with random weights. */
+function randomTrunk(file: string): string {
+  python(["-c", `
+import torch; from pathlib import Path; from inspector_training import mobilenet_v2
+torch.manual_seed(0)
+mobilenet_v2.save(mobilenet_v2.MobileNetV2Trunk().eval(), "0" * 64, Path(${JSON.stringify(file)}))
+`]);
+  return file;
+}
+
+describe.each(["dense", "strided", "imagenet-trunk"])("a %s bundle made by `inspector train`", (mode) => {
   it("matches PyTorch through onnxruntime-node", async () => {
     const bundle = path.join(work, `bundle-${mode}`);
+    const kind = mode === "imagenet-trunk"
+      ? ["--mode", "strided", "--imagenet-trunk", randomTrunk(path.join(work, "trunk.pt")), "--batch", "2"]
+      : ["--mode", mode];
     const run = spawnSync(process.execPath, [CLI, "train", "--good", good, "--out", bundle, "--teachers", teachers,
-      "--students", "2", "--epochs", "1", "--size", "48", "--mode", mode], { encoding: "utf8" });
+      "--students", "2", "--epochs", "1", "--size", "48", ...kind], { encoding: "utf8" });
     expect(run.status, run.stderr).toBe(0);
     expect(run.stdout.trim()).toBe(bundle); // the bundle's path is the last thing printed
 

@@ -241,3 +241,64 @@ def test_default_penalty_photos_missing_says_what_to_install(tmp_path, good_imag
     err = capsys.readouterr().err
     assert "sudo apt-get install mate-backgrounds" in err and "--penalty-images none" in err
     assert train(good_images, tmp_path / "b", tiny_teachers, "--scales", "33", "--penalty-images", "none") == 0
+
+
+@pytest.fixture
+def random_trunk(tmp_path):
+    """A MobileNetV2 trunk file as `inspector convert-mobilenet` writes one, with random weights."""
+    from inspector_training import mobilenet_v2
+    torch.manual_seed(0)
+    path = tmp_path / "mobilenet_v2.pt"
+    mobilenet_v2.save(mobilenet_v2.MobileNetV2Trunk().eval(), "0" * 64, path)
+    return path
+
+
+def train_trunk(good, out, trunk, *extra):
+    return main(["train", "--good", str(good), "--out", str(out), "--imagenet-trunk", str(trunk), "--students", "2",
+                 "--epochs", "1", "--size", "48", "--batch", "2", "--threads", "2", *extra])
+
+
+def test_imagenet_trunk_scales_train_export_and_resume(tmp_path, good_images, random_trunk, capsys):
+    out = tmp_path / "bundle"
+    assert train_trunk(good_images, out, random_trunk) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [(s["patch_size"], s["output_stride"], s["output_offset"], s["output_shape"]) for s in manifest["scales"]] == \
+        [(59, 8, 7, [1, 1, 6, 6]), (171, 16, 15, [1, 1, 3, 3])]
+    assert manifest["descriptor_size"] == 32 and "block_9" in manifest["scales"][1]["teacher"]
+    training = manifest["training"]
+    assert training["teachers"]["171"]["block"] == 9 and training["penalty"] is None
+    model = FusedModel.from_state(torch.load(out / "training" / "fused.pt"))
+    error, variance, *_ = model(torch.rand(1, 3, 48, 48) * 255)
+    assert error.shape == variance.shape == (1, 1, 6, 6) and (error >= 0).all()
+    capsys.readouterr()
+    assert train_trunk(good_images, out, random_trunk, "--epochs", "2") == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [e["patch_size"] for e in events if e["event"] == "resumed"] == [59, 171]
+
+
+@pytest.mark.parametrize("block", [5, 9])
+def test_trunk_block_map_element_zero_is_centred_on_the_offset(block):
+    """Element 0 of a block map sees input pixels up to offset + (field − 1)/2 and no further."""
+    from inspector_training.trunk_scales import TrunkConfig, TrunkLevel, block_geometry
+    field, stride = block_geometry(block)
+    level = TrunkLevel(TrunkConfig(block)).eval()
+    image = torch.zeros(1, 3, 256, 256, requires_grad=True)
+    level(image)[0, :, 0, 0].sum().backward()
+    reached = image.grad.abs().sum((0, 1, 2)).nonzero().max().item()
+    assert reached == level.offset + (field - 1) // 2 and level.offset == stride - 1
+
+
+@pytest.mark.parametrize("extra,expected", [
+    (["--blocks", "11"], "--blocks 11: give MobileNetV2 block numbers from 0 to 10"),
+    (["--mode", "dense"], "a MobileNetV2 block has no dense form"),
+    (["--crop", "16"], "drop --crop"),
+    (["--normalisation", "imagenet"], "needs --normalisation per-image"),
+])
+def test_bad_imagenet_trunk_options_are_named(tmp_path, good_images, random_trunk, capsys, extra, expected):
+    assert train_trunk(good_images, tmp_path / "b", random_trunk, *extra) == 2
+    assert expected in capsys.readouterr().err
+
+
+def test_missing_imagenet_trunk_file_says_how_to_make_it(tmp_path, good_images, capsys):
+    assert train_trunk(good_images, tmp_path / "b", tmp_path / "nope.pt") == 2
+    assert "inspector convert-mobilenet" in capsys.readouterr().err
